@@ -1,0 +1,27 @@
+# Two commands on a fresh clone: `make run` and `make test`. Both set up .venv first.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# The finished app: the highest stage folder there is.
+STEP ?= $(patsubst %/__main__.py,%,$(lastword $(sort $(wildcard step*/__main__.py))))
+
+.PHONY: install run test lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+run: install
+	$(PYTHON) -m $(STEP)
+
+test: install
+	$(PYTHON) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,19 @@
+"""Stage 1: a WebSocket handler that answers one message, then returns."""
+
+from aiohttp import web
+
+
+async def hello(request: web.Request) -> web.WebSocketResponse:
+    """Wait for one message, answer it, and hang up."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
+    await ws.receive()  # wait for the first message, whatever it says
+    await ws.send_str("hello world!")
+    return ws  # returning ends the chat: aiohttp closes it with code 1000
+
+
+def create_app() -> web.Application:
+    """Build the app; tests call this without starting a server."""
+    app = web.Application()
+    app.add_routes([web.get("/", hello)])
+    return app

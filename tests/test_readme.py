@@ -1,0 +1,170 @@
+"""The README cannot lie: every block in it is checked against the real thing.
+
+How a block says what it shows: by the caption line just above it.
+
+- A ```python block is a real file, byte for byte. Its caption names the file in
+  backquotes, `step1_hello/app.py`, and either says "whole file" (the block is the
+  file) or names a function or class, "function `hello`" (the block is exactly that
+  definition).
+- A ```diff block is real `git diff` output. Its caption holds the command, in
+  backquotes: `git diff --no-index step1_hello step2_loop`.
+- A ```console block is a terminal session: lines starting with "$ " are commands,
+  the lines below them what the command prints. Its caption names the server that
+  the session talks to, `python -m step2_loop` (or `make run`, the finished app). The
+  test starts that server on a free port and runs each command for real.
+"""
+
+import ast
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, start_server
+
+README = ROOT / "README.md"
+FINISHED_STAGE = sorted(p.parent.name for p in ROOT.glob("step*/__main__.py"))[-1]
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Block:
+    language: str
+    caption: str
+    text: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"README.md:{self.line} ({self.language})"
+
+
+def readme_blocks() -> list[Block]:
+    """Every fenced block of the README, with the last non-blank line above it."""
+    blocks = []
+    lines = README.read_text().splitlines()
+    caption, index = "", 0
+    while index < len(lines):
+        line = lines[index]
+        fence = re.match(r"^```(\w*)", line)
+        if fence:
+            end = lines.index("```", index + 1)
+            body = "\n".join(lines[index + 1 : end]) + "\n"
+            blocks.append(Block(fence.group(1), caption, body, index + 1))
+            index = end
+        elif line.strip():
+            caption = line
+        index += 1
+    return blocks
+
+
+def blocks_of(language: str) -> list[Block]:
+    return [block for block in readme_blocks() if block.language == language]
+
+
+def test_readme_has_only_checked_kinds_of_blocks() -> None:
+    """Every block is one the tests below check, or a plain `sh` instruction."""
+    unchecked = [
+        str(b) for b in readme_blocks() if b.language not in CHECKED_LANGUAGES
+    ]
+    assert unchecked == []
+
+
+def quoted(caption: str) -> list[str]:
+    return re.findall(r"`([^`]+)`", caption)
+
+
+def definition_source(path: Path, name: str) -> str:
+    """The exact text of a top-level function or class, decorators included."""
+    source = path.read_text()
+    for node in ast.parse(source).body:
+        if getattr(node, "name", None) == name:
+            lines = source.splitlines(keepends=True)
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            return "".join(lines[first - 1 : node.end_lineno])
+    raise AssertionError(f"{path} has no top-level {name}")
+
+
+@pytest.mark.parametrize("block", blocks_of("python"), ids=str)
+def test_python_block_is_the_real_code(block: Block) -> None:
+    path = ROOT / next(q for q in quoted(block.caption) if q.endswith(".py"))
+    name = re.search(r"(?:function|class) `(\w+)`", block.caption)
+    if name:
+        assert block.text == definition_source(path, name.group(1))
+    else:
+        assert "whole file" in block.caption, f"{block}: name a function, or say so"
+        assert block.text == path.read_text()
+
+
+@pytest.mark.parametrize("block", blocks_of("diff"), ids=str)
+def test_diff_block_is_the_real_diff(block: Block) -> None:
+    command = next(q for q in quoted(block.caption) if q.startswith("git diff"))
+    result = subprocess.run(
+        shlex.split(command), cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1, result.stderr  # 1: the stages differ
+    assert block.text == result.stdout
+
+
+def server_stage(caption: str) -> str:
+    """The stage a console block talks to, from its caption."""
+    if "`make run`" in caption:
+        return FINISHED_STAGE
+    match = re.search(r"`python -m (step\w+)`", caption)
+    assert match, f"name the server in the caption: {caption!r}"
+    return match.group(1)
+
+
+def sessions(block: Block) -> list[tuple[str, str]]:
+    """Split a console block into (command, what it prints) pairs."""
+    pairs: list[tuple[str, str]] = []
+    for line in block.text.splitlines():
+        if line.startswith("$ "):
+            pairs.append((line[2:], ""))
+        else:
+            assert pairs, f"{block}: output before any command"
+            command, output = pairs[-1]
+            pairs[-1] = (command, output + line + "\n")
+    return pairs
+
+
+def trailing_spaces_removed(text: str) -> str:
+    # wsdump prints "close: " with a space; editors strip it from the README.
+    return "".join(line.rstrip() + "\n" for line in text.splitlines())
+
+
+@pytest.mark.parametrize("block", blocks_of("console"), ids=str)
+def test_console_session_is_what_really_happens(block: Block, tmp_path: Path) -> None:
+    server = start_server(server_stage(block.caption), tmp_path / "server.log")
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    try:
+        for command, expected in sessions(block):
+            real_command = command.replace("localhost:8080", f"127.0.0.1:{server.port}")
+            result = subprocess.run(
+                ["bash", "-c", real_command],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert result.returncode == 0, result.stderr
+            assert trailing_spaces_removed(result.stdout) == expected
+    finally:
+        assert server.stop() == 0
+    assert "Traceback" not in server.log()
+
+
+def test_every_test_the_readme_names_exists() -> None:
+    named = set(re.findall(r"`(test_\w+)`", README.read_text()))
+    sources = "".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
+    defined = set(re.findall(r"def (test_\w+)", sources))
+    assert named, "the README should point at the tests that check each stage"
+    assert named - defined == set()
+
+
+CHECKED_LANGUAGES = {"python", "diff", "console", "sh", "text"}
