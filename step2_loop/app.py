@@ -18,7 +18,9 @@ async def hello(request: web.Request) -> web.WebSocketResponse:
         if msg.type is WSMsgType.TEXT:
             await ws.send_str("hello world!")
         elif msg.type is WSMsgType.BINARY:
-            await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text only, please")
+            await ws.close(
+                code=WSCloseCode.UNSUPPORTED_DATA, message=b"text only, please"
+            )
         elif msg.type is WSMsgType.ERROR:  # aiohttp has already closed the connection
             logging.warning("chat ended with an error: %s", ws.exception())
     return ws

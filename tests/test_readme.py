@@ -68,9 +68,7 @@ def blocks_of(language: str) -> list[Block]:
 
 def test_readme_has_only_checked_kinds_of_blocks() -> None:
     """Every block is one the tests below check, or a plain `sh` instruction."""
-    unchecked = [
-        str(b) for b in readme_blocks() if b.language not in CHECKED_LANGUAGES
-    ]
+    unchecked = [str(b) for b in readme_blocks() if b.language not in CHECKED_LANGUAGES]
     assert unchecked == []
 
 
