@@ -3,6 +3,8 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 # The finished app: the highest stage folder there is.
 STEP ?= $(patsubst %/__main__.py,%,$(lastword $(sort $(wildcard step*/__main__.py))))
+# Extra options for the server, e.g. make run ARGS="--port 8081".
+ARGS ?=
 
 .PHONY: install run test lint clean
 
@@ -14,7 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	touch $@
 
 run: install
-	$(PYTHON) -m $(STEP)
+	$(PYTHON) -m $(STEP) $(ARGS)
 
 test: install
 	$(PYTHON) -m pytest
