@@ -1,0 +1,254 @@
+"""Stage 3: robots with profiles that greet, chat, say goodbye, and handle bad input.
+
+Most tests run twice: against the app in this process, and against the real server
+started with `python -m step3_robots`. Both are reached through aiohttp's client.
+"""
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+
+import pytest
+import websocket
+from aiohttp import ClientSession, TCPConnector, WSMsgType
+
+from tests.conftest import Server
+from tests.wsclient import chat, receive_close
+
+pytestmark = pytest.mark.stage("step3_robots")
+
+
+@pytest.fixture(params=["in-process", "real-server"])
+async def site(request, aiohttp_client, app_module) -> AsyncIterator[ClientSession]:
+    """A client for the stage: both kinds have .get(path) and .ws_connect(path)."""
+    if request.param == "in-process":
+        yield await aiohttp_client(app_module.create_app())
+    else:
+        server: Server = request.getfixturevalue("server")
+        async with ClientSession(base_url=server.http_url) as session:
+            yield session
+
+
+async def robot_profiles(site) -> list[dict]:
+    async with site.get("/robots") as response:
+        assert response.status == 200
+        return await response.json()
+
+
+async def test_profiles_list_at_least_four_robots(site) -> None:
+    """GET /robots should list every robot with its profile."""
+    profiles = await robot_profiles(site)
+    assert len(profiles) >= 4
+    for profile in profiles:
+        assert {"slug", "name", "tagline", "age", "likes", "dislikes"} <= set(profile)
+        assert "looking_for" in profile
+    assert len({profile["slug"] for profile in profiles}) == len(profiles)
+
+
+async def test_every_robot_greets_first_and_says_its_name(site) -> None:
+    """Each robot should greet first, and answer "What is your name?" with it."""
+    for profile in await robot_profiles(site):
+        async with site.ws_connect(f"/robots/{profile['slug']}") as ws:
+            assert await ws.receive_str()  # the greeting
+            await ws.send_str("What is your name?")
+            assert profile["name"] in await ws.receive_str()
+
+
+async def test_every_message_gets_exactly_one_reply(site) -> None:
+    """Each text message should get one text reply, and the chat stays open."""
+    async with site.ws_connect("/robots/ada") as ws:
+        await ws.receive_str()
+        for text in ("hello!", "how are you?", "tell me a joke", "qwerty"):
+            await ws.send_str(text)
+            assert await ws.receive_str()
+        await ws.send_str("still there?")  # a reply that came twice would show here
+        assert await ws.receive_str()
+        await ws.ping()
+        assert not ws.closed
+
+
+async def test_blind_date_on_the_root_url(site) -> None:
+    """ws://host/ should be a blind date with some robot, as in stages 1 and 2."""
+    async with site.ws_connect("/") as ws:
+        assert await ws.receive_str()
+        await ws.send_str("hello!")
+        assert await ws.receive_str()
+
+
+async def test_browsers_get_a_page_on_the_root_url(site) -> None:
+    """GET / without an upgrade should serve the HTML page, locked down by a CSP."""
+    async with site.get("/") as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
+async def test_unknown_robot_gets_404_naming_the_robots(site) -> None:
+    """An unknown slug should get 404 before any upgrade, listing who exists."""
+    async with site.get("/robots/nobody") as response:
+        assert response.status == 404
+        text = await response.text()
+    for profile in await robot_profiles(site):
+        assert profile["slug"] in text
+
+
+async def test_chat_url_in_a_browser_gets_426_with_help(site) -> None:
+    """A plain GET on a chat URL should explain itself (426), not a bare 400."""
+    async with site.get("/robots/ada") as response:
+        assert response.status == 426
+        assert "WebSocket" in await response.text()
+
+
+@pytest.mark.parametrize("goodbye", ["bye", "Goodbye!", "ok, see you later", "ciao"])
+async def test_goodbye_gets_a_farewell_then_close_1000(site, goodbye) -> None:
+    """ "bye" should get the robot's farewell, then the server closes with 1000."""
+    async with site.ws_connect("/robots/bolt") as ws:
+        await ws.receive_str()
+        await ws.send_str(goodbye)
+        assert await ws.receive_str()
+        msg = await ws.receive()
+        assert msg.type is WSMsgType.CLOSE
+        assert msg.data == 1000
+
+
+async def test_binary_frame_gets_a_text_reply_and_the_chat_goes_on(site) -> None:
+    """Bytes should get a text answer in character, and the chat stays open."""
+    async with site.ws_connect("/robots/clank") as ws:
+        await ws.receive_str()
+        await ws.send_bytes(b"\x00\xff")
+        assert await ws.receive_str()
+        await ws.send_str("hello?")
+        assert await ws.receive_str()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"], ids=["empty", "spaces", "blank"])
+async def test_empty_message_gets_a_reply(site, text) -> None:
+    """An empty or blank message should still get an answer."""
+    async with site.ws_connect("/robots/dusty") as ws:
+        await ws.receive_str()
+        await ws.send_str(text)
+        assert (await ws.receive_str()).strip()
+
+
+async def test_oversized_message_closes_with_1009(site) -> None:
+    """A message of 4 KiB or more should close the chat with 1009 (too big)."""
+    async with site.ws_connect("/robots/ada") as ws:
+        await ws.receive_str()
+        await ws.send_str("x" * 4096)
+        msg = await ws.receive()
+        assert msg.type is WSMsgType.CLOSE
+        assert msg.data == 1009
+
+
+async def test_a_message_just_under_4_kib_is_fine(site) -> None:
+    """A message of 4095 bytes, just under the limit, still gets a reply."""
+    async with site.ws_connect("/robots/ada") as ws:
+        await ws.receive_str()
+        await ws.send_str("x" * 4095)
+        assert await ws.receive_str()
+
+
+async def test_foreign_origin_gets_403(site) -> None:
+    """A page from another site must not open a chat (WebSocket hijacking)."""
+    async with site.get(
+        "/robots/ada",
+        headers={
+            "Origin": "http://evil.example",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    ) as response:
+        assert response.status == 403
+
+
+async def test_same_origin_is_welcome(site) -> None:
+    """The app's own page, with an Origin of the same host, may chat."""
+    async with site.get("/") as response:
+        host = response.url.host, response.url.port
+    origin = f"http://{host[0]}:{host[1]}"
+    async with site.ws_connect("/robots/ada", origin=origin) as ws:
+        assert await ws.receive_str()
+
+
+async def test_dead_peer_is_dropped_by_the_heartbeat(aiohttp_client, app_module):
+    """A client that stops answering pings should be disconnected."""
+    client = await aiohttp_client(app_module.create_app(heartbeat_seconds=0.2))
+    async with client.ws_connect("/robots/ada", autoping=False) as ws:
+        await ws.receive_str()
+        types = []
+        while not types or types[-1] is WSMsgType.PING:
+            types.append((await ws.receive(timeout=5)).type)
+        assert types[-1] in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+
+
+async def test_same_seed_means_the_same_date(aiohttp_client, app_module) -> None:
+    """create_app(seed=...) should make the robots' choices repeatable."""
+    transcripts = []
+    for _ in range(2):
+        client = await aiohttp_client(app_module.create_app(seed=7))
+        async with client.ws_connect("/") as ws:
+            lines = [await ws.receive_str()]
+            for text in ("hi", "hi", "joke?", "tell me a joke", "hmm"):
+                await ws.send_str(text)
+                lines.append(await ws.receive_str())
+        transcripts.append(lines)
+    assert transcripts[0] == transcripts[1]
+
+
+def test_invalid_utf8_closes_with_1007(server) -> None:
+    """Broken text should close the chat with 1007, and the server logs one line."""
+    with chat(f"{server.url}/robots/ada") as ws:
+        ws.recv()
+        ws.send(b"\xff\xfe not utf-8", opcode=websocket.ABNF.OPCODE_TEXT)
+        code, _reason = receive_close(ws)
+    assert code == 1007
+    server.stop()  # let the handler finish before reading its log
+    assert "chat ended with an error" in server.log()
+
+
+def test_client_that_vanishes_is_cleaned_up(server) -> None:
+    """A client gone without a close frame should not disturb the next one."""
+    for _ in range(3):
+        with chat(f"{server.url}/robots/bolt") as ws:
+            ws.recv()
+            ws.sock.close()  # pull the plug: no close frame
+    with chat(f"{server.url}/robots/bolt") as ws:
+        assert ws.recv()
+        ws.send("hello?")
+        assert ws.recv()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_shutdown_closes_every_chat_with_1001(server, sig) -> None:
+    """Ctrl+C or SIGTERM should send every chat 1001 with a reason, then exit."""
+    with chat(f"{server.url}/robots/ada") as ada, chat(server.url) as blind_date:
+        ada.recv()
+        blind_date.recv()
+        server.process.send_signal(sig)
+        assert receive_close(ada) == (1001, "server shutdown")
+        assert receive_close(blind_date) == (1001, "server shutdown")
+    assert server.process.wait(timeout=5) == 0
+
+
+async def test_300_chats_at_once_are_all_answered(server) -> None:
+    """The real server should hold 300 concurrent chats and answer every one."""
+    connector = TCPConnector(limit=0)  # aiohttp's client allows 100 unless told
+    async with ClientSession(base_url=server.http_url, connector=connector) as session:
+
+        async def one_date(number: int) -> str:
+            async with session.ws_connect("/robots/dusty") as ws:
+                await ws.receive_str()
+                await barrier.wait()  # every chat is open before anyone talks
+                await ws.send_str(f"hello, my name is R{number}")
+                return await ws.receive_str()
+
+        barrier = asyncio.Barrier(300)
+        replies = await asyncio.wait_for(
+            asyncio.gather(*(one_date(n) for n in range(300))), timeout=50
+        )
+    assert all(replies)
+    assert len(replies) == 300
