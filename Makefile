@@ -6,7 +6,7 @@ STEP ?= $(patsubst %/__main__.py,%,$(lastword $(sort $(wildcard step*/__main__.p
 # Extra options for the server, e.g. make run ARGS="--port 8081".
 ARGS ?=
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean screenshot
 
 install: $(VENV)/.installed
 
@@ -27,3 +27,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# Retake the README's pictures of the web page (needs Chromium).
+screenshot: install
+	$(PYTHON) -m docs.screenshot

@@ -46,13 +46,13 @@ def load_app_module(name: str) -> ModuleType:
     return importlib.import_module(f"{learner.PACKAGE}.app")
 
 
-def server_command(name: str, host: str, port: int) -> list[str]:
-    """How a learner starts the stage, with --host and --port."""
+def server_command(name: str, host: str, port: int, *options: str) -> list[str]:
+    """How a learner starts the stage, with --host, --port and any other options."""
     if LEARNER_SRC is None:
         module = ["-m", name]
     else:
         module = ["-m", "tests.learner", str(Path(LEARNER_SRC).resolve())]
-    return [sys.executable, *module, "--host", host, "--port", str(port)]
+    return [sys.executable, *module, "--host", host, "--port", str(port), *options]
 
 
 @pytest.fixture
@@ -110,11 +110,11 @@ class Server:
         return self.process.wait(timeout=seconds)
 
 
-def start_server(name: str, log_path: Path) -> Server:
+def start_server(name: str, log_path: Path, *options: str) -> Server:
     port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            server_command(name, "127.0.0.1", port),
+            server_command(name, "127.0.0.1", port, *options),
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -30,6 +30,7 @@ from tests.conftest import ROOT, start_server
 README = ROOT / "README.md"
 FINISHED_STAGE = sorted(p.parent.name for p in ROOT.glob("step*/__main__.py"))[-1]
 VENV_BIN = Path(sys.executable).parent
+CHECKED_LANGUAGES = {"python", "diff", "console", "sh"}  # sh: instructions, not output
 
 
 @dataclass
@@ -165,4 +166,7 @@ def test_every_test_the_readme_names_exists() -> None:
     assert named - defined == set()
 
 
-CHECKED_LANGUAGES = {"python", "diff", "console", "sh", "text"}
+def test_every_picture_the_readme_shows_exists() -> None:
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README.read_text())
+    for picture in pictures:
+        assert (ROOT / picture).read_bytes().startswith(b"\x89PNG"), picture

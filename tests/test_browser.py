@@ -1,0 +1,131 @@
+"""Stage 3's web page, in a real headless Chromium, against the real server.
+
+Playwright drives the Chromium installed on the system (its own browser downloads are
+not used). Without Chromium these tests skip and say how to enable them, except in CI
+(CI=true), where a missing browser is a failure.
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.stage("step3_robots")
+
+CHROMIUM_FLAGS = [  # no first-run chores, no calls home: this machine has no internet
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+def find_chromium() -> str | None:
+    names = ("chromium", "chromium-browser", "google-chrome")
+    return os.environ.get("CHROMIUM") or next(
+        filter(None, map(shutil.which, names)), None
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = find_chromium()
+    if executable is None:
+        message = "Chromium not found: `apt install chromium`, or set CHROMIUM=/path"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests. {message}")
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server) -> Iterator[Page]:
+    """The app's page, opened fresh; any console error fails the test."""
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server.http_url)
+    yield page
+    context.close()
+    assert errors == []
+
+
+def start_date(page: Page, name: str) -> None:
+    page.get_by_role("button", name=f"Chat with {name}").click()
+    expect(page.locator("#status")).to_have_text("Connected")
+    expect(page.locator(".from-robot")).to_have_count(1)  # the greeting
+
+
+def send(page: Page, text: str) -> None:
+    page.get_by_label("Your message").fill(text)
+    page.get_by_label("Your message").press("Enter")
+
+
+def test_page_shows_every_robot(page: Page) -> None:
+    cards = page.locator(".card")
+    expect(cards).to_have_count(4)
+    for name in ("Ada Lovebyte", "Bolt", "Clank", "Dusty"):
+        expect(page.get_by_role("heading", name=name)).to_be_visible()
+
+
+def test_chat_greets_and_answers(page: Page) -> None:
+    start_date(page, "Ada Lovebyte")
+    send(page, "What is your name?")
+    expect(page.locator(".from-you")).to_have_text(["You: What is your name?"])
+    expect(page.locator(".from-robot")).to_have_count(2)
+    expect(page.locator(".from-robot").last).to_contain_text("Ada Lovebyte")
+
+
+def test_bye_shows_the_closed_state_and_a_new_date(page: Page) -> None:
+    start_date(page, "Bolt")
+    send(page, "bye")
+    expect(page.locator("#status")).to_have_text("Closed (code 1000: goodbye)")
+    expect(page.get_by_label("Your message")).to_be_disabled()
+    page.get_by_role("button", name="Start a new date").click()
+    expect(page.locator("#status")).to_have_text("Connected")
+
+
+def test_script_injection_shows_as_text(page: Page) -> None:
+    page.evaluate("window.injected = false")
+    start_date(page, "Clank")
+    attack = '<img src=x onerror="window.injected = true">'
+    send(page, attack)
+    expect(page.locator(".from-you .text")).to_have_text([attack])
+    expect(page.locator(".from-robot")).to_have_count(2)
+    assert page.locator("#messages img").count() == 0
+    assert page.evaluate("window.injected") is False
+
+
+def test_keyboard_alone_can_start_a_date(page: Page) -> None:
+    expect(page.locator(".card")).to_have_count(4)
+    page.keyboard.press("Tab")  # the first robot's button
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_have_text("Connected")
+    page.keyboard.type("hello!")
+    page.keyboard.press("Enter")
+    expect(page.locator(".from-robot")).to_have_count(2)
+
+
+def test_phone_width_has_no_sideways_scrolling(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    start_date(page, "Dusty")
+    send(page, "x" * 300)
+    expect(page.locator(".from-robot")).to_have_count(2)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_server_shutdown_shows_1001(page: Page, server) -> None:
+    start_date(page, "Ada Lovebyte")
+    server.stop()
+    expect(page.locator("#status")).to_have_text("Closed (code 1001: server shutdown)")
