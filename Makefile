@@ -6,7 +6,7 @@ STEP ?= $(patsubst %/__main__.py,%,$(lastword $(sort $(wildcard step*/__main__.p
 # Extra options for the server, e.g. make run ARGS="--port 8081".
 ARGS ?=
 
-.PHONY: install run test lint clean screenshot
+.PHONY: install run test lint clean screenshot check
 
 install: $(VENV)/.installed
 
@@ -31,3 +31,9 @@ clean:
 # Retake the README's pictures of the web page (needs Chromium).
 screenshot: install
 	$(PYTHON) -m docs.screenshot
+
+# Run a stage's tests against your own copy of it:
+#   make check STEP=step2_loop SRC=path/to/my_step2
+check: install
+	@test -n "$(SRC)" || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
+	$(PYTHON) -m tests.check $(STEP) "$(SRC)"

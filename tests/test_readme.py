@@ -4,8 +4,10 @@ How a block says what it shows: by the caption line just above it.
 
 - A ```python block is a real file, byte for byte. Its caption names the file in
   backquotes, `step1_hello/app.py`, and either says "whole file" (the block is the
-  file) or names a function or class, "function `hello`" (the block is exactly that
-  definition).
+  file) or names a function, class or constant, "function `hello`" or "the
+  definition of `DUSTY`" (the block is exactly that definition).
+- A ```javascript block is one whole function of the file its caption names:
+  "`step3_robots/static/chat.js`, function `chatUrl`".
 - A ```diff block is real `git diff` output. Its caption holds the command, in
   backquotes: `git diff --no-index step1_hello step2_loop`.
 - A ```console block is a terminal session: lines starting with "$ " are commands,
@@ -30,7 +32,13 @@ from tests.conftest import ROOT, start_server
 README = ROOT / "README.md"
 FINISHED_STAGE = sorted(p.parent.name for p in ROOT.glob("step*/__main__.py"))[-1]
 VENV_BIN = Path(sys.executable).parent
-CHECKED_LANGUAGES = {"python", "diff", "console", "sh"}  # sh: instructions, not output
+CHECKED_LANGUAGES = {
+    "python",
+    "javascript",
+    "diff",
+    "console",
+    "sh",
+}  # sh: instructions, not output
 
 
 @dataclass
@@ -77,13 +85,20 @@ def quoted(caption: str) -> list[str]:
     return re.findall(r"`([^`]+)`", caption)
 
 
+def defined_name(node: ast.stmt) -> str | None:
+    if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    return getattr(node, "name", None)
+
+
 def definition_source(path: Path, name: str) -> str:
-    """The exact text of a top-level function or class, decorators included."""
+    """The exact text of a top-level function, class or constant."""
     source = path.read_text()
     for node in ast.parse(source).body:
-        if getattr(node, "name", None) == name:
+        if defined_name(node) == name:
             lines = source.splitlines(keepends=True)
-            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            decorators = getattr(node, "decorator_list", [])
+            first = min([node.lineno, *(d.lineno for d in decorators)])
             return "".join(lines[first - 1 : node.end_lineno])
     raise AssertionError(f"{path} has no top-level {name}")
 
@@ -91,12 +106,22 @@ def definition_source(path: Path, name: str) -> str:
 @pytest.mark.parametrize("block", blocks_of("python"), ids=str)
 def test_python_block_is_the_real_code(block: Block) -> None:
     path = ROOT / next(q for q in quoted(block.caption) if q.endswith(".py"))
-    name = re.search(r"(?:function|class) `(\w+)`", block.caption)
+    name = re.search(r"(?:function|class|definition of) `(\w+)`", block.caption)
     if name:
         assert block.text == definition_source(path, name.group(1))
     else:
         assert "whole file" in block.caption, f"{block}: name a function, or say so"
         assert block.text == path.read_text()
+
+
+@pytest.mark.parametrize("block", blocks_of("javascript"), ids=str)
+def test_javascript_block_is_the_real_code(block: Block) -> None:
+    path = ROOT / next(q for q in quoted(block.caption) if q.endswith(".js"))
+    name = re.search(r"function `(\w+)`", block.caption)
+    assert name, f"{block}: name the function"
+    assert block.text.startswith(f"function {name.group(1)}(")
+    assert block.text.endswith("\n}\n")
+    assert block.text in path.read_text()
 
 
 @pytest.mark.parametrize("block", blocks_of("diff"), ids=str)
@@ -109,13 +134,13 @@ def test_diff_block_is_the_real_diff(block: Block) -> None:
     assert block.text == result.stdout
 
 
-def server_stage(caption: str) -> str:
-    """The stage a console block talks to, from its caption."""
+def server_command(caption: str) -> list[str]:
+    """The stage a console block talks to, and its options, from the caption."""
     if "`make run`" in caption:
-        return FINISHED_STAGE
-    match = re.search(r"`python -m (step\w+)`", caption)
+        return [FINISHED_STAGE]
+    match = re.search(r"`python -m (step\w+(?: --seed \d+)?)`", caption)
     assert match, f"name the server in the caption: {caption!r}"
-    return match.group(1)
+    return match.group(1).split()
 
 
 def sessions(block: Block) -> list[tuple[str, str]]:
@@ -138,7 +163,8 @@ def trailing_spaces_removed(text: str) -> str:
 
 @pytest.mark.parametrize("block", blocks_of("console"), ids=str)
 def test_console_session_is_what_really_happens(block: Block, tmp_path: Path) -> None:
-    server = start_server(server_stage(block.caption), tmp_path / "server.log")
+    stage, *options = server_command(block.caption)
+    server = start_server(stage, tmp_path / "server.log", *options)
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     try:
         for command, expected in sessions(block):

@@ -20,7 +20,7 @@ async def test_hangs_up_with_1000_after_the_reply(client) -> None:
     async with client.ws_connect("/") as ws:
         await ws.send_str("hello!")
         await ws.receive_str()
-        msg = await ws.receive()
+        msg = await ws.receive(timeout=5)
         assert msg.type is WSMsgType.CLOSE
         assert ws.close_code == 1000
 

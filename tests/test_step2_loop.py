@@ -33,7 +33,7 @@ async def test_binary_frame_is_refused_with_1003(client) -> None:
     """Binary data should close the chat with 1003 and a reason: text only."""
     async with client.ws_connect("/") as ws:
         await ws.send_bytes(b"\x00\x01")
-        msg = await ws.receive()
+        msg = await ws.receive(timeout=5)
         assert msg.type is WSMsgType.CLOSE
         assert (msg.data, msg.extra) == (1003, "text only, please")
 
@@ -44,7 +44,9 @@ async def test_shutdown_says_goodbye_with_1001(client) -> None:
         for ws in (first, second):
             await ws.send_str("hello!")
             await ws.receive_str()
-        pending = [asyncio.ensure_future(ws.receive()) for ws in (first, second)]
+        pending = [
+            asyncio.ensure_future(ws.receive(timeout=5)) for ws in (first, second)
+        ]
         await client.server.close()
         for msg in await asyncio.gather(*pending):
             assert msg.type is WSMsgType.CLOSE

@@ -108,7 +108,7 @@ async def test_goodbye_gets_a_farewell_then_close_1000(site, goodbye) -> None:
         await ws.receive_str()
         await ws.send_str(goodbye)
         assert await ws.receive_str()
-        msg = await ws.receive()
+        msg = await ws.receive(timeout=5)
         assert msg.type is WSMsgType.CLOSE
         assert msg.data == 1000
 
@@ -137,7 +137,7 @@ async def test_oversized_message_closes_with_1009(site) -> None:
     async with site.ws_connect("/robots/ada") as ws:
         await ws.receive_str()
         await ws.send_str("x" * 4096)
-        msg = await ws.receive()
+        msg = await ws.receive(timeout=5)
         assert msg.type is WSMsgType.CLOSE
         assert msg.data == 1009
 

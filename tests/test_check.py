@@ -1,0 +1,51 @@
+"""`make check` judges a learner's folder with the stage's own tests."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PYCACHE = shutil.ignore_patterns("__pycache__")
+
+
+def check(step: str, folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.check", step, str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("step", ["step1_hello", "step2_loop", "step3_robots"])
+def test_a_copy_of_each_stage_passes(step: str, tmp_path: Path) -> None:
+    copy = shutil.copytree(
+        ROOT / step, tmp_path / "my copy-of this stage", ignore=PYCACHE
+    )
+    before = sorted(copy.rglob("*"))
+    result = check(step, copy)
+    assert result.returncode == 0, result.stdout
+    assert "✗" not in result.stdout
+    assert "behaviours match" in result.stdout
+    assert sorted(copy.rglob("*")) == before  # the learner's folder is left alone
+
+
+def test_stage_1_checked_as_stage_2_fails_and_says_why(tmp_path: Path) -> None:
+    copy = shutil.copytree(ROOT / "step1_hello", tmp_path / "step1", ignore=PYCACHE)
+    result = check("step2_loop", copy)
+    assert result.returncode == 1
+    assert "✗ The server should keep the connection open after the first reply." in (
+        result.stdout
+    )
+
+
+def test_a_folder_that_is_not_a_stage_gets_a_clear_message(tmp_path: Path) -> None:
+    result = check("step2_loop", tmp_path)
+    assert result.returncode == 2
+    assert "needs app.py and __main__.py" in result.stdout
