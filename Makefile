@@ -6,7 +6,7 @@ STEP ?= $(patsubst %/__main__.py,%,$(lastword $(sort $(wildcard step*/__main__.p
 # Extra options for the server, e.g. make run ARGS="--port 8081".
 ARGS ?=
 
-.PHONY: install run test lint clean screenshot check
+.PHONY: install run test lint clean screenshot check bench
 
 install: $(VENV)/.installed
 
@@ -37,3 +37,7 @@ screenshot: install
 check: install
 	@test -n "$(SRC)" || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
 	$(PYTHON) -m tests.check $(STEP) "$(SRC)"
+
+# Stage 2 and stage 3 under the same load, side by side (about a minute).
+bench: install
+	$(PYTHON) -m bench.run

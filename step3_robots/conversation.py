@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 # What people say on a date, checked in this order: the first topic that matches wins,
 # so "hi, what's your name?" is about the name, and "bye" always ends the date.
+# The patterns are lowercase and see lowercased text: faster than re.IGNORECASE.
 TOPICS: dict[str, re.Pattern[str]] = {
-    name: re.compile(pattern, re.IGNORECASE)
+    name: re.compile(pattern)
     for name, pattern in {
         "goodbye": r"\b(bye|goodbye|good ?night|see you|farewell|ciao|gotta go)\b",
         "name": r"\b(what('?s| is) your name|who are you|your name)\b",
@@ -61,8 +62,9 @@ def topic_of(text: str) -> str:
     """The topic of a message, "silence" when empty, or "fallback"."""
     if not text.strip():
         return "silence"
+    lowercase = text.lower()
     for topic, pattern in TOPICS.items():
-        if pattern.search(text):
+        if pattern.search(lowercase):
             return topic
     return "fallback"
 
@@ -83,8 +85,10 @@ class Conversation:
             self.is_over = True
             return self.robot.farewell
         line = self.pick(topic)
-        their_name = THEIR_NAME.search(text)
-        return line.replace("{their_name}", their_name[1] if their_name else "you")
+        if topic == "introduction":
+            their_name = THEIR_NAME.search(text)
+            line = line.replace("{their_name}", their_name[1] if their_name else "you")
+        return line
 
     def answer_binary(self) -> str:
         """What the robot says to bytes: it only reads text."""
