@@ -32,13 +32,8 @@ from tests.conftest import ROOT, start_server
 README = ROOT / "README.md"
 FINISHED_STAGE = sorted(p.parent.name for p in ROOT.glob("step*/__main__.py"))[-1]
 VENV_BIN = Path(sys.executable).parent
-CHECKED_LANGUAGES = {
-    "python",
-    "javascript",
-    "diff",
-    "console",
-    "sh",
-}  # sh: instructions, not output
+# sh and powershell blocks are instructions to type, with no output to check.
+CHECKED_LANGUAGES = {"python", "javascript", "diff", "console", "sh", "powershell"}
 
 
 @dataclass
@@ -196,3 +191,14 @@ def test_every_picture_the_readme_shows_exists() -> None:
     pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README.read_text())
     for picture in pictures:
         assert (ROOT / picture).read_bytes().startswith(b"\x89PNG"), picture
+
+
+def test_instructions_name_real_make_targets_and_files() -> None:
+    """Instructions are not run, but what they name must exist."""
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.MULTILINE))
+    for block in blocks_of("sh") + blocks_of("powershell"):
+        for target in re.findall(r"^make (\w+)", block.text, flags=re.MULTILINE):
+            assert target in targets, f"{block}: no make target {target!r}"
+        for path in re.findall(r"[\w./-]+\.(?:py|txt|conf)\b", block.text):
+            assert (ROOT / path).exists(), f"{block}: no file {path}"
