@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import NoReturn
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -53,6 +54,13 @@ def server_command(name: str, host: str, port: int, *options: str) -> list[str]:
     else:
         module = ["-m", "tests.learner", str(Path(LEARNER_SRC).resolve())]
     return [sys.executable, *module, "--host", host, "--port", str(port), *options]
+
+
+def missing_program(message: str) -> NoReturn:
+    """A system program a test needs is missing: skip here, but fail in CI."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run this test. {message}")
+    pytest.skip(message)
 
 
 @pytest.fixture

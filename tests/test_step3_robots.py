@@ -29,6 +29,13 @@ async def site(request, aiohttp_client, app_module) -> AsyncIterator[ClientSessi
             yield session
 
 
+async def close_code(ws) -> int:
+    """Wait for the server's close frame and return its code."""
+    msg = await ws.receive(timeout=5)
+    assert msg.type is WSMsgType.CLOSE, msg
+    return msg.data
+
+
 async def robot_profiles(site) -> list[dict]:
     async with site.get("/robots") as response:
         assert response.status == 200
@@ -103,14 +110,12 @@ async def test_chat_url_in_a_browser_gets_426_with_help(site) -> None:
 
 @pytest.mark.parametrize("goodbye", ["bye", "Goodbye!", "ok, see you later", "ciao"])
 async def test_goodbye_gets_a_farewell_then_close_1000(site, goodbye) -> None:
-    """ "bye" should get the robot's farewell, then the server closes with 1000."""
+    """Saying "bye" should get the robot's farewell, then a close with 1000."""
     async with site.ws_connect("/robots/bolt") as ws:
         await ws.receive_str()
         await ws.send_str(goodbye)
         assert await ws.receive_str()
-        msg = await ws.receive(timeout=5)
-        assert msg.type is WSMsgType.CLOSE
-        assert msg.data == 1000
+        assert await close_code(ws) == 1000
 
 
 async def test_binary_frame_gets_a_text_reply_and_the_chat_goes_on(site) -> None:
@@ -137,9 +142,7 @@ async def test_oversized_message_closes_with_1009(site) -> None:
     async with site.ws_connect("/robots/ada") as ws:
         await ws.receive_str()
         await ws.send_str("x" * 4096)
-        msg = await ws.receive(timeout=5)
-        assert msg.type is WSMsgType.CLOSE
-        assert msg.data == 1009
+        assert await close_code(ws) == 1009
 
 
 async def test_a_message_just_under_4_kib_is_fine(site) -> None:
