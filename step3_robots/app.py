@@ -24,10 +24,32 @@ rng = web.AppKey("rng", random.Random)
 heartbeat = web.AppKey("heartbeat", float)
 
 
+async def date(request: web.Request, robot: Robot) -> web.WebSocketResponse:
+    """Chat with one robot: it greets first, then answers every message."""
+    if is_cross_site(request):
+        raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
+    ws = web.WebSocketResponse(
+        heartbeat=request.app[heartbeat], max_msg_size=MAX_MESSAGE_BYTES
+    )
+    await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
+    request.app[websockets].add(ws)
+    conversation = Conversation(robot, request.app[rng])
+    await ws.send_str(robot.greeting)
+    async for msg in ws:  # a CLOSE from the client ends the loop; it never arrives here
+        if msg.type is WSMsgType.TEXT:
+            await ws.send_str(conversation.reply_to(msg.data))
+            if conversation.is_over:
+                await ws.close(message=b"goodbye")
+        elif msg.type is WSMsgType.BINARY:
+            await ws.send_str(conversation.answer_binary())
+        elif msg.type is WSMsgType.ERROR:  # aiohttp has already closed the connection
+            logging.warning("chat ended with an error: %s", ws.exception())
+    return ws
+
+
 async def home(request: web.Request) -> web.StreamResponse:
     """Browsers get the web page; WebSocket clients get a blind date."""
-    ws = web.WebSocketResponse()
-    if not ws.can_prepare(request):
+    if not web.WebSocketResponse().can_prepare(request):
         return web.FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
     return await date(request, request.app[rng].choice(ROBOTS))
 
@@ -61,29 +83,6 @@ def is_cross_site(request: web.Request) -> bool:
     """
     origin = request.headers.get(hdrs.ORIGIN)
     return origin is not None and URL(origin).authority != request.host
-
-
-async def date(request: web.Request, robot: Robot) -> web.WebSocketResponse:
-    """Chat with one robot: it greets first, then answers every message."""
-    if is_cross_site(request):
-        raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
-    ws = web.WebSocketResponse(
-        heartbeat=request.app[heartbeat], max_msg_size=MAX_MESSAGE_BYTES
-    )
-    await ws.prepare(request)
-    request.app[websockets].add(ws)
-    conversation = Conversation(robot, request.app[rng])
-    await ws.send_str(robot.greeting)
-    async for msg in ws:  # a CLOSE from the client ends the loop; it never arrives here
-        if msg.type is WSMsgType.TEXT:
-            await ws.send_str(conversation.reply_to(msg.data))
-            if conversation.is_over:
-                await ws.close(message=b"goodbye")
-        elif msg.type is WSMsgType.BINARY:
-            await ws.send_str(conversation.answer_binary())
-        elif msg.type is WSMsgType.ERROR:  # aiohttp has already closed the connection
-            logging.warning("chat ended with an error: %s", ws.exception())
-    return ws
 
 
 async def close_websockets(app: web.Application) -> None:
