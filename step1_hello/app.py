@@ -1,14 +1,15 @@
 """Stage 1: a WebSocket handler that answers one message, then returns."""
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 
 async def hello(request: web.Request) -> web.WebSocketResponse:
     """Wait for one message, answer it, and hang up."""
     ws = web.WebSocketResponse()
     await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
-    await ws.receive()  # wait for the first message, whatever it says
-    await ws.send_str("hello world!")
+    msg = await ws.receive()  # wait for the first message
+    if msg.type is WSMsgType.TEXT:  # not a client that left without a word
+        await ws.send_str("hello world!")
     return ws  # returning ends the chat: aiohttp closes it with code 1000
 
 

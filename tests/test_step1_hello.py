@@ -54,3 +54,15 @@ def test_real_server_stops_on_ctrl_c(server) -> None:
         ws.send("hello!")
         ws.recv()
     assert server.stop() == 0
+
+
+def test_a_client_that_leaves_without_a_word_is_no_error(server) -> None:
+    """A client that hangs up before its first message should leave no traceback."""
+    with chat(server.url) as ws:
+        ws.close()
+    with chat(server.url) as ws:
+        ws.sock.close()  # pull the plug: no close frame
+    with chat(server.url) as ws:
+        ws.send("hello?")
+        assert ws.recv() == "hello world!"
+    server.stop()  # let the handlers finish; the fixture then checks the log
