@@ -6,7 +6,7 @@ STEP ?= $(patsubst %/__main__.py,%,$(lastword $(sort $(wildcard step*/__main__.p
 # Extra options for the server, e.g. make run ARGS="--port 8081".
 ARGS ?=
 
-.PHONY: install run test lint clean screenshot check bench
+.PHONY: install run test lint clean screenshot check bench bench-instructions
 
 install: $(VENV)/.installed
 
@@ -41,3 +41,7 @@ check: install
 # Stage 2 and stage 3 under the same load, side by side (about a minute).
 bench: install
 	$(PYTHON) -m bench.run
+
+# The same comparison in CPU instructions per message: steady on a noisy machine.
+bench-instructions: install
+	$(PYTHON) -m bench.instructions
