@@ -91,6 +91,7 @@ def test_bye_shows_the_closed_state_and_a_new_date(page: Page) -> None:
     send(page, "bye")
     expect(page.locator("#status")).to_have_text("Closed (code 1000: goodbye)")
     expect(page.get_by_label("Your message")).to_be_disabled()
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
     page.get_by_role("button", name="Start a new date").click()
     expect(page.locator("#status")).to_have_text("Connected")
 

@@ -10,6 +10,7 @@ const statusLine = document.getElementById("status");
 const messages = document.getElementById("messages");
 const composer = document.getElementById("composer");
 const input = document.getElementById("message");
+const sendButton = composer.querySelector("button");
 const newDate = document.getElementById("new-date");
 const back = document.getElementById("back");
 
@@ -74,6 +75,7 @@ function openChat(robot) {
   chatTitle.textContent = `A date with ${robot.name}`;
   messages.replaceChildren();
   input.disabled = false;
+  sendButton.disabled = false;
   setStatus("connecting", "Connecting…");
 
   socket = new WebSocket(chatUrl(robot));
@@ -86,6 +88,7 @@ function openChat(robot) {
     const reason = event.reason ? `: ${event.reason}` : "";
     setStatus("closed", `Closed (code ${event.code}${reason})`);
     input.disabled = true;
+    sendButton.disabled = true;
     newDate.hidden = false;
     newDate.focus();
   });
