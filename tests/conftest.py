@@ -111,11 +111,11 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text()
 
-    def stop(self, sig: int = signal.SIGINT, seconds: float = 10) -> int:
-        """Press Ctrl+C (or send `sig`) and wait for the process to end."""
+    def stop(self) -> int:
+        """Press Ctrl+C and wait for the process to end; return its exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(sig)
-        return self.process.wait(timeout=seconds)
+            self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=10)
 
 
 def start_server(name: str, log_path: Path, *options: str) -> Server:
