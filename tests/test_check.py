@@ -1,5 +1,6 @@
 """`make check` judges a learner's folder with the stage's own tests."""
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -49,3 +50,14 @@ def test_a_folder_that_is_not_a_stage_gets_a_clear_message(tmp_path: Path) -> No
     result = check("step2_loop", tmp_path)
     assert result.returncode == 2
     assert "needs app.py and __main__.py" in result.stdout
+
+
+def test_every_stage_test_says_which_behaviour_it_checks() -> None:
+    """`make check` prints each test's docstring: none may be missing."""
+    for module_path in sorted((ROOT / "tests").glob("test_step*.py")):
+        tree = ast.parse(module_path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                node.name.startswith("test_")
+            ):
+                assert ast.get_docstring(node), f"{module_path.name}::{node.name}"

@@ -178,7 +178,9 @@ async def test_same_origin_is_welcome(site) -> None:
         assert await ws.receive_str()
 
 
-async def test_dead_peer_is_dropped_by_the_heartbeat(aiohttp_client, app_module):
+async def test_dead_peer_is_dropped_by_the_heartbeat(
+    aiohttp_client, app_module
+) -> None:
     """A client that stops answering pings should be disconnected."""
     client = await aiohttp_client(app_module.create_app(heartbeat_seconds=0.2))
     async with client.ws_connect("/robots/ada", autoping=False) as ws:
