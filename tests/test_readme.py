@@ -129,7 +129,7 @@ def test_diff_block_is_the_real_diff(block: Block) -> None:
     assert block.text == result.stdout
 
 
-def server_command(caption: str) -> list[str]:
+def server_in_caption(caption: str) -> list[str]:
     """The stage a console block talks to, and its options, from the caption."""
     if "`make run`" in caption:
         return [FINISHED_STAGE]
@@ -158,7 +158,7 @@ def trailing_spaces_removed(text: str) -> str:
 
 @pytest.mark.parametrize("block", blocks_of("console"), ids=str)
 def test_console_session_is_what_really_happens(block: Block, tmp_path: Path) -> None:
-    stage, *options = server_command(block.caption)
+    stage, *options = server_in_caption(block.caption)
     server = start_server(stage, tmp_path / "server.log", *options)
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
     try:

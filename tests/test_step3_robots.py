@@ -172,8 +172,7 @@ async def test_foreign_origin_gets_403(site) -> None:
 async def test_same_origin_is_welcome(site) -> None:
     """The app's own page, with an Origin of the same host, may chat."""
     async with site.get("/") as response:
-        host = response.url.host, response.url.port
-    origin = f"http://{host[0]}:{host[1]}"
+        origin = str(response.url.origin())  # e.g. http://127.0.0.1:8080
     async with site.ws_connect("/robots/ada", origin=origin) as ws:
         assert await ws.receive_str()
 
