@@ -18,7 +18,7 @@ from pathlib import Path
 
 import websocket
 
-from tests.conftest import ROOT, free_port, wait_until_listening
+from harness import ROOT, free_port, wait_until_listening
 
 FEW, MANY = 200, 1200
 STAGES = {"step2_loop": "/", "step3_robots": "/robots/ada"}

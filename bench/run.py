@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from bench.load import allow_many_sockets
-from tests.conftest import free_port, start_server, wait_until_listening
+from harness import free_port, start_server, wait_until_listening
 
 CHATS = 100
 SECONDS = 5

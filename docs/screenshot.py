@@ -9,8 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import start_server
-from tests.test_browser import CHROMIUM_FLAGS, find_chromium
+from harness import CHROMIUM_FLAGS, find_chromium, start_server
 
 PICTURE = Path(__file__).parent / "robot-dates.png"
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from harness import ROOT
 
 
 def run_load(url: str, *options: str) -> dict:

@@ -5,32 +5,15 @@ not used). Without Chromium these tests skip and say how to enable them, except 
 (CI=true), where a missing browser is a failure.
 """
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from harness import CHROMIUM_FLAGS, find_chromium
 from tests.conftest import missing_program
 
 pytestmark = pytest.mark.stage("step3_robots")
-
-CHROMIUM_FLAGS = [  # no first-run chores, no calls home: this machine has no internet
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
-
-
-def find_chromium() -> str | None:
-    names = ("chromium", "chromium-browser", "google-chrome")
-    return os.environ.get("CHROMIUM") or next(
-        filter(None, map(shutil.which, names)), None
-    )
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from harness import ROOT
 
 PYCACHE = shutil.ignore_patterns("__pycache__")
 

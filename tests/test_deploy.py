@@ -5,9 +5,7 @@ test skips and says so, except in CI (CI=true), where it must run.
 """
 
 import contextlib
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,14 +16,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import (
+from harness import (
     ROOT,
     Server,
+    find_program,
     free_port,
-    missing_program,
     start_server,
     wait_until_listening,
 )
+from tests.conftest import missing_program
 from tests.wsclient import chat, receive_close
 
 pytestmark = pytest.mark.stage("step3_robots")
@@ -95,11 +94,6 @@ def test_gunicorn_workers_all_say_1001_on_sigterm(gunicorn) -> None:
     assert process.wait(timeout=15) == 0
 
 
-def find_nginx() -> str | None:
-    # Debian puts nginx in /usr/sbin, which is not on every user's PATH.
-    return shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
-
-
 @pytest.fixture
 def backends(tmp_path: Path) -> Iterator[list[Server]]:
     servers = [
@@ -112,7 +106,7 @@ def backends(tmp_path: Path) -> Iterator[list[Server]]:
 
 def test_nginx_spreads_chats_over_two_processes(backends, tmp_path: Path) -> None:
     """Through deploy/nginx.conf, chats reach both stage-3 processes and work."""
-    nginx = find_nginx()
+    nginx = find_program("nginx")
     if nginx is None:
         missing_program("nginx not found: `apt install nginx-light` to run this test")
     front = free_port()

@@ -27,10 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, start_server
+from harness import FINISHED_STAGE, ROOT, start_server
 
 README = ROOT / "README.md"
-FINISHED_STAGE = sorted(p.parent.name for p in ROOT.glob("step*/__main__.py"))[-1]
 VENV_BIN = Path(sys.executable).parent
 # sh and powershell blocks are instructions to type, with no output to check.
 CHECKED_LANGUAGES = {"python", "javascript", "diff", "console", "sh", "powershell"}

@@ -12,7 +12,7 @@ import pytest
 import websocket
 from aiohttp import ClientSession, TCPConnector, WSMsgType
 
-from tests.conftest import Server
+from harness import Server
 from tests.wsclient import chat, receive_close
 
 pytestmark = pytest.mark.stage("step3_robots")

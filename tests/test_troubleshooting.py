@@ -6,7 +6,7 @@ from pathlib import Path
 
 import websocket
 
-from tests.conftest import ROOT, free_port, start_server, wait_until_listening
+from harness import ROOT, free_port, start_server, wait_until_listening
 from tests.wsclient import chat
 
 
