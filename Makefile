@@ -1,4 +1,9 @@
-# Two commands on a fresh clone: `make run` and `make test`. Both set up .venv first.
+# Two commands on a fresh clone: `make run` and `make test`. Both set up .venv first:
+# `make run` installs only what the app and wsdump need, `make test` adds the rest.
+#
+# The Python that builds .venv; pick another with `make run PY=python3.12`.
+# .venv is rebuilt whenever that Python's version changes.
+PY ?= python3
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 # The finished app: the highest stage folder there is.
@@ -6,42 +11,80 @@ STEP ?= $(patsubst %/__main__.py,%,$(lastword $(sort $(wildcard step*/__main__.p
 # Extra options for the server, e.g. make run ARGS="--port 8081".
 ARGS ?=
 
-.PHONY: install run test lint clean screenshot check bench bench-instructions
+# The oldest Pythons that work: 3.10 runs the stages, 3.11 runs the tests and tools.
+# PY_INFO is e.g. "3.12.1 True True": the version, then whether each is new enough.
+PY_INFO := $(shell $(PY) -c 'import sys; v = sys.version_info; \
+	print("%d.%d.%d" % v[:3], v >= (3, 10), v >= (3, 11))' 2>/dev/null)
+PY_VERSION := $(word 1,$(PY_INFO))
+NEWER_PYTHON = $(if $(PY_VERSION),$(PY) is Python $(PY_VERSION),$(PY) was not found). \
+	robot-dates needs Python $(1) or newer for this. Get one from \
+	https://www.python.org/downloads/ (see "Setting up by hand" in README.md), \
+	then: make $(firstword $(MAKECMDGOALS) run) PY=python3.12
 
-install: $(VENV)/.installed
+# Stamps inside .venv say what is installed, and for which Python.
+VENV_MADE := $(VENV)/.made-by-python-$(PY_VERSION)
+RUN_INSTALLED := $(VENV)/.run-installed-$(PY_VERSION)
+DEV_INSTALLED := $(VENV)/.dev-installed-$(PY_VERSION)
+PIP_INSTALL := $(PYTHON) -m pip install --quiet --disable-pip-version-check
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
-	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+.PHONY: install install-dev python-runs python-tests run test matrix lint clean \
+	screenshot check bench bench-instructions
+
+python-runs:
+	$(if $(filter True,$(word 2,$(PY_INFO))),,$(error $(call NEWER_PYTHON,3.10)))
+
+python-tests:
+	$(if $(filter True,$(word 3,$(PY_INFO))),,$(error $(call NEWER_PYTHON,3.11)))
+
+$(VENV_MADE): | python-runs
+	rm -rf $(VENV)
+	$(PY) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 	touch $@
+
+$(RUN_INSTALLED): requirements.txt constraints.txt | $(VENV_MADE)
+	$(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+$(DEV_INSTALLED): requirements-dev.txt $(RUN_INSTALLED) | python-tests
+	$(PIP_INSTALL) -r requirements-dev.txt
+	touch $@
+
+install: $(RUN_INSTALLED)
+
+install-dev: python-tests $(DEV_INSTALLED)
 
 run: install
 	$(PYTHON) -m $(STEP) $(ARGS)
 
-test: install
+test: install-dev
 	$(PYTHON) -m pytest
 
-lint: install
+# The whole suite on every supported Python this machine has, each in a fresh
+# environment (what CI runs; the sessions are defined in noxfile.py).
+matrix: install-dev
+	$(PYTHON) -m nox
+
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .nox .pytest_cache .ruff_cache .hypothesis
 
-# Retake the README's pictures of the web page (needs Chromium).
-screenshot: install
+# Retake the pictures of the web page (needs Chromium).
+screenshot: install-dev
 	$(PYTHON) -m docs.screenshot
 
 # Run a stage's tests against your own copy of it:
 #   make check STEP=step2_loop SRC=path/to/my_step2
-check: install
+check: install-dev
 	@test -n "$(SRC)" || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
 	$(PYTHON) -m tests.check $(STEP) "$(SRC)"
 
-# Stage 2 and stage 3 under the same load, side by side (about a minute).
-bench: install
+# Every server under the same load, side by side (a few minutes).
+bench: install-dev
 	$(PYTHON) -m bench.run
 
 # The same comparison in CPU instructions per message: steady on a noisy machine.
-bench-instructions: install
+bench-instructions: install-dev
 	$(PYTHON) -m bench.instructions
