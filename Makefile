@@ -12,9 +12,12 @@ STEP ?= $(patsubst %/__main__.py,%,$(lastword $(sort $(wildcard step*/__main__.p
 ARGS ?=
 
 # The oldest Pythons that work: 3.10 runs the stages, 3.11 runs the tests and tools.
-# PY_INFO is e.g. "3.12.1 True True": the version, then whether each is new enough.
+# PY_INFO is e.g. "3.12.1 True True True": the version, whether it is new enough for
+# each, and whether its own pip can install into .venv (pip 22.3 or newer can).
 PY_INFO := $(shell $(PY) -c 'import sys; v = sys.version_info; \
-	print("%d.%d.%d" % v[:3], v >= (3, 10), v >= (3, 11))' 2>/dev/null)
+	print("%d.%d.%d" % v[:3], v >= (3, 10), v >= (3, 11), end=" "); \
+	import pip; print(tuple(map(int, pip.__version__.split(".")[:2])) >= (22, 3))' \
+	2>/dev/null)
 PY_VERSION := $(word 1,$(PY_INFO))
 NEWER_PYTHON = $(if $(PY_VERSION),$(PY) is Python $(PY_VERSION),$(PY) was not found). \
 	robot-dates needs Python $(1) or newer for this. Get one from \
@@ -25,7 +28,10 @@ NEWER_PYTHON = $(if $(PY_VERSION),$(PY) is Python $(PY_VERSION),$(PY) was not fo
 VENV_MADE := $(VENV)/.made-by-python-$(PY_VERSION)
 RUN_INSTALLED := $(VENV)/.run-installed-$(PY_VERSION)
 DEV_INSTALLED := $(VENV)/.dev-installed-$(PY_VERSION)
-PIP_INSTALL := $(PYTHON) -m pip install --quiet --disable-pip-version-check
+# With PY's own pip, .venv needs no copy of pip: that saves `make run` about 4 s.
+OUTER_PIP := $(filter True,$(word 4,$(PY_INFO)))
+PIP_INSTALL := $(if $(OUTER_PIP),$(PY) -m pip --python $(PYTHON),$(PYTHON) -m pip) \
+	install --quiet --disable-pip-version-check --no-compile
 
 .PHONY: install install-dev python-runs python-tests run test matrix lint clean \
 	screenshot check bench bench-instructions
@@ -38,7 +44,7 @@ python-tests:
 
 $(VENV_MADE): | python-runs
 	rm -rf $(VENV)
-	$(PY) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	$(PY) -m venv $(if $(OUTER_PIP),--without-pip) $(VENV) || { rm -rf $(VENV); exit 1; }
 	touch $@
 
 $(RUN_INSTALLED): requirements.txt constraints.txt | $(VENV_MADE)
