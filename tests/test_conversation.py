@@ -81,3 +81,15 @@ def test_a_long_chat_never_raises(texts, seed) -> None:
     conversation = Conversation(ROBOTS[3], random.Random(seed))
     for text in texts:
         assert conversation.reply_to(text)
+
+
+def test_every_keyword_is_one_or_two_words_of_one_topic() -> None:
+    keywords = [k for listed in TOPICS.values() for k in listed.split(", ")]
+    assert all(1 <= len(keyword.split()) <= 2 for keyword in keywords)
+    assert len(set(keywords)) == len(keywords), "a keyword may belong to one topic"
+
+
+def test_a_long_paste_is_answered_by_its_beginning() -> None:
+    """A robot listens to the first 200 characters only: that bounds its work."""
+    assert topic_of("tell me a joke " + "blah " * 800) == "joke"
+    assert topic_of("blah " * 800 + "tell me a joke") == "fallback"
