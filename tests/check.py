@@ -22,7 +22,7 @@ class BehaviourReport:
         self.behaviours: dict[str, str] = {}
         self.failures: dict[str, str] = {}
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, items: list[pytest.Function]) -> None:
         for item in items:
             doc = (item.obj.__doc__ or item.name).strip().splitlines()[0]
             variant = f" [{item.callspec.id}]" if hasattr(item, "callspec") else ""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import websocket
 
 from harness import (
     ROOT,
@@ -78,7 +79,7 @@ def test_gunicorn_workers_all_say_1001_on_sigterm(gunicorn) -> None:
     workers = master.children()
     assert len(workers) == 2
     with contextlib.ExitStack() as stack:
-        chats = []
+        chats: list[websocket.WebSocket] = []
         # The kernel hands each new connection to whichever worker accepts first;
         # keep opening chats until both workers hold some (at most 100).
         while len(chats) < 100 and not all(

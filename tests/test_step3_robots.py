@@ -198,7 +198,7 @@ async def test_dead_peer_is_dropped_by_the_heartbeat(
     client = await aiohttp_client(app_module.create_app(heartbeat_seconds=0.2))
     async with client.ws_connect("/robots/ada", autoping=False) as ws:
         await ws.receive_str()
-        types = []
+        types: list[WSMsgType] = []
         while not types or types[-1] is WSMsgType.PING:
             types.append((await ws.receive(timeout=5)).type)
         assert types[-1] in (WSMsgType.CLOSE, WSMsgType.CLOSED)
