@@ -26,7 +26,7 @@ PAGE_POLICY = (  # the page may run its own script files, and nothing inline
 chats = web.AppKey(
     "chats", weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport]
 )
-date_seed = web.AppKey("date_seed", int | None)
+date_seed = web.AppKey("date_seed", int)  # set by --seed: every date goes the same way
 heartbeat = web.AppKey("heartbeat", float)
 
 
@@ -55,7 +55,7 @@ async def date(request: web.Request, robot: Robot) -> web.WebSocketResponse:
         await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
         if request.transport is not None:  # None if the client has left already
             request.app[chats][ws] = request.transport
-        conversation = Conversation(robot, random.Random(request.app[date_seed]))
+        conversation = Conversation(robot, random.Random(request.app.get(date_seed)))
         await ws.send_str(robot.greeting)
         async for msg in ws:  # a CLOSE from the client ends the loop
             if msg.type is WSMsgType.TEXT:
@@ -75,7 +75,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     """Browsers get the web page; WebSocket clients get a blind date."""
     if not web.WebSocketResponse().can_prepare(request):
         return web.FileResponse(STATIC / "index.html")
-    return await date(request, random.Random(request.app[date_seed]).choice(ROBOTS))
+    return await date(request, random.Random(request.app.get(date_seed)).choice(ROBOTS))
 
 
 async def robot_chat(request: web.Request) -> web.WebSocketResponse:
@@ -172,7 +172,8 @@ def create_app(
     """Build the app; with a `seed`, every date goes the same way."""
     app = web.Application()
     app[chats] = weakref.WeakKeyDictionary()
-    app[date_seed] = seed
+    if seed is not None:
+        app[date_seed] = seed
     app[heartbeat] = heartbeat_seconds  # a peer that misses a ping is dropped
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(cut_off_stuck_clients)
