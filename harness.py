@@ -129,6 +129,51 @@ def running_server(stage: str, log_path: Path, *options: str) -> Iterator[Server
             server.stop()
 
 
+@dataclass
+class RedisServer:
+    """A redis-server of our own: loopback only, nothing saved to disk."""
+
+    program: str
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start it, or start it again on the same port after stop()."""
+        with (self.folder / f"redis-{self.port}.log").open("a") as log:
+            self.process = subprocess.Popen(
+                [
+                    *(self.program, "--port", str(self.port), "--bind", "127.0.0.1"),
+                    *("--save", "", "--appendonly", "no", "--dir", str(self.folder)),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until_listening(self.port, self.process, seconds=10)
+
+    def stop(self) -> None:
+        """Stop it (SIGTERM) and wait: its clients see their connections close."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_redis(program: str, folder: Path) -> RedisServer:
+    """Start `program` (redis-server) on a free loopback port."""
+    redis = RedisServer(program, folder, free_port())
+    redis.start()
+    return redis
+
+
 def find_program(name: str) -> str | None:
     """A system program, also where Debian keeps daemons (/usr/sbin: nginx, ...)."""
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
