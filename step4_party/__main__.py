@@ -12,8 +12,12 @@ def main() -> None:
     parser.add_argument("--host", default="localhost", help="default: localhost")
     parser.add_argument("--port", type=int, default=8080, help="default: 8080")
     parser.add_argument("--seed", type=int, help="repeat the robots' choices exactly")
+    parser.add_argument(
+        "--redis", metavar="URL", help="share the party: redis://localhost:6379"
+    )
     args = parser.parse_args()
-    web.run_app(create_app(seed=args.seed), host=args.host, port=args.port)
+    app = create_app(seed=args.seed, redis_url=args.redis)
+    web.run_app(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Stage 3: a dating app for robots, with profiles, chats and a web page."""
+"""Stage 4: a party for robots and their guests, on one process or many."""
 
 import asyncio
 import logging
@@ -11,6 +11,8 @@ from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from yarl import URL
 
 from .conversation import Conversation, Robot
+from .party import InProcessLine, PartyLine, Room
+from .redis_line import RedisLine
 from .robots import ROBOTS
 
 STATIC = Path(__file__).parent / "static"
@@ -28,6 +30,7 @@ chats = web.AppKey(
 )
 date_seed = web.AppKey("date_seed", int)  # set by --seed: every date goes the same way
 heartbeat = web.AppKey("heartbeat", float)
+party_room = web.AppKey("party_room", Room)
 
 
 class ChatWebSocket(web.WebSocketResponse):
@@ -93,6 +96,51 @@ async def robot_chat(request: web.Request) -> web.WebSocketResponse:
             "to chat in your browser.",
         )
     return await date(request, robot)
+
+
+async def party(request: web.Request) -> web.WebSocketResponse:
+    """The party: every guest hears every line, and robots answer to their names."""
+    if not web.WebSocketResponse().can_prepare(request):
+        raise web.HTTPUpgradeRequired(
+            headers={hdrs.UPGRADE: "websocket", hdrs.SEC_WEBSOCKET_VERSION: "13"},
+            text=f"This address is for WebSocket clients: try wsdump "
+            f"ws://{request.host}/party?name=Sam, or open http://{request.host}/ "
+            "to join in your browser.",
+        )
+    if is_cross_site(request):
+        raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
+    ws = ChatWebSocket(
+        heartbeat=request.app[heartbeat],
+        max_msg_size=MAX_MESSAGE_BYTES,
+        compress=False,  # every line goes to every guest: compressing costs N times
+    )
+    room = request.app[party_room]
+    guest = room.arrive(request.query.get("name", ""), ws)  # or 400/409, no upgrade
+    try:
+        await ws.prepare(request)
+        if request.transport is None:  # the guest has left already
+            return ws
+        request.app[chats][ws] = request.transport
+        guest.start(request.transport)
+        await room.say(f"* {guest.name} joined the party", guest)
+        async for msg in ws:
+            if msg.type is WSMsgType.ERROR:  # aiohttp has already closed the chat
+                logging.warning("chat ended with an error: %s", ws.exception())
+            elif guest.is_flooding():  # this message, and any after it, reach no one
+                await ws.close(
+                    code=WSCloseCode.POLICY_VIOLATION, message=b"too many messages"
+                )
+            elif msg.type is WSMsgType.TEXT:
+                await room.say(f"{guest.name}: {msg.data}", guest)
+                for answer in room.answers_to(msg.data):
+                    await room.say(answer, guest)
+            elif msg.type is WSMsgType.BINARY:
+                guest.post("* text only, please")
+    except ConnectionResetError:
+        logging.warning("chat ended: the connection was lost")
+    finally:
+        await room.leave(guest)
+    return ws
 
 
 async def profiles(request: web.Request) -> web.Response:
@@ -166,23 +214,39 @@ async def close_websockets(app: web.Application) -> None:
         transport.abort()  # does nothing to a connection that closed already
 
 
+async def host_the_party(app: web.Application) -> AsyncIterator[None]:
+    """Open the party line before the first guest arrives; close it after the last."""
+    async with app[party_room]:
+        yield
+
+
 def create_app(
-    *, seed: int | None = None, heartbeat_seconds: float = 30
+    *,
+    seed: int | None = None,
+    heartbeat_seconds: float = 30,
+    redis_url: str | None = None,
 ) -> web.Application:
-    """Build the app; with a `seed`, every date goes the same way."""
+    """Build the app; with a `seed`, every date goes the same way.
+
+    With a `redis_url`, the party is shared by every process that uses that Redis.
+    """
     app = web.Application()
+    line: PartyLine = RedisLine(redis_url) if redis_url else InProcessLine()
+    app[party_room] = Room(line, random.Random(seed))
     app[chats] = weakref.WeakKeyDictionary()
     if seed is not None:
         app[date_seed] = seed
     app[heartbeat] = heartbeat_seconds  # a peer that misses a ping is dropped
     app.on_response_prepare.append(add_security_headers)
     app.cleanup_ctx.append(cut_off_stuck_clients)
+    app.cleanup_ctx.append(host_the_party)
     app.on_shutdown.append(close_websockets)
     app.add_routes(
         [
             web.get("/", home),
             web.get("/robots", profiles),
             web.get("/robots/{slug}", robot_chat),
+            web.get("/party", party),
             web.static("/static", STATIC),
         ]
     )

@@ -1,0 +1,409 @@
+"""Stage 4: the robot party, in one process and across processes sharing Redis.
+
+The party's behaviours run twice, like stage 3's: in this process, and against one
+real `python -m step4_party` shared by the module (each test brings guests with
+names of its own). Tests that stop a server start their own. The Redis tests start
+a redis-server of their own on a free loopback port, and two stage-4 processes.
+"""
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiohttp import (
+    ClientSession,
+    ClientWebSocketResponse,
+    WSMsgType,
+    WSServerHandshakeError,
+)
+
+from harness import RedisServer, Server, find_program, start_redis, start_server
+from tests.conftest import missing_program, stage_name
+from tests.wsclient import (
+    chat,
+    flood_without_reading,
+    raw_websocket,
+    receive_close,
+    reset,
+)
+
+pytestmark = pytest.mark.stage("step4_party")
+
+LINE_DOWN = "* the party line is down; reconnecting..."
+LINE_BACK = "* the party line is back"
+
+
+@pytest.fixture(scope="module")
+def shared_server(request, tmp_path_factory) -> Iterator[Server]:
+    """One real server for the module; afterwards, its log must hold no traceback."""
+    log = tmp_path_factory.mktemp("party") / "server.log"
+    running = start_server(stage_name(request), log)
+    yield running
+    running.stop()
+    assert "Traceback" not in running.log(), running.log()
+
+
+@pytest.fixture(params=["in-process", "real-server"])
+async def site(request, aiohttp_client, app_module) -> AsyncIterator[ClientSession]:
+    """A client for the stage: both kinds have .get(path) and .ws_connect(path)."""
+    if request.param == "in-process":
+        yield await aiohttp_client(app_module.create_app())
+    else:
+        server: Server = request.getfixturevalue("shared_server")
+        async with ClientSession(base_url=server.http_url) as session:
+            yield session
+
+
+async def join(site, name: str) -> ClientWebSocketResponse:
+    """Join the party as `name`, and wait until the party says so."""
+    ws = await site.ws_connect(f"/party?name={name}")
+    await lines_until(ws, f"* {name} joined the party")
+    return ws
+
+
+async def lines_until(ws: ClientWebSocketResponse, last: str) -> list[str]:
+    """Every line up to and including `last`."""
+    lines: list[str] = []
+    while not lines or lines[-1] != last:
+        lines.append(await ws.receive_str(timeout=10))
+    return lines
+
+
+async def close_code(ws: ClientWebSocketResponse) -> int:
+    """Skip any lines still on their way; return the code of the server's close."""
+    while True:
+        msg = await ws.receive(timeout=10)
+        if msg.type is not WSMsgType.TEXT:
+            assert msg.type is WSMsgType.CLOSE, msg
+            return msg.data
+
+
+async def test_every_guest_hears_every_line_with_the_senders_name(site) -> None:
+    """A line reaches every guest, the sender too, once, as "Name: text"."""
+    sam, kim = await join(site, "Sam"), await join(site, "Kim")
+    await lines_until(sam, "* Kim joined the party")
+    await sam.send_str("hello everyone!")
+    await lines_until(kim, "Sam: hello everyone!")
+    await kim.send_str("hi Sam")
+    assert await lines_until(sam, "Kim: hi Sam") == [
+        "Sam: hello everyone!",
+        "Kim: hi Sam",
+    ]
+    assert await lines_until(kim, "Kim: hi Sam") == ["Kim: hi Sam"]
+    await sam.close()
+    await kim.close()
+
+
+async def test_joins_and_leaves_are_announced(site) -> None:
+    """Everyone hears "* Name joined the party" and "* Name left"."""
+    ana = await join(site, "Ana")
+    bo = await join(site, "Bo")
+    await bo.close()
+    assert await lines_until(ana, "* Bo left") == [
+        "* Bo joined the party",
+        "* Bo left",
+    ]
+    await ana.close()
+
+
+@pytest.mark.parametrize("text", ["Hi Ada, what is your name?", "ada: your name?"])
+async def test_a_robot_named_in_a_line_answers_everyone(site, text) -> None:
+    """A line that names a robot (any case) gets its answer, in character, for all."""
+    ida, jo = await join(site, "Ida"), await join(site, "Jo")
+    await ida.send_str(text)
+    for guest in (ida, jo):
+        await lines_until(guest, f"Ida: {text}")
+        answer = await guest.receive_str(timeout=10)
+        assert answer.startswith("Ada: ") and "Ada Lovebyte" in answer
+    await ida.close()
+    await jo.close()
+
+
+async def test_two_robots_named_both_answer_and_others_stay_quiet(site) -> None:
+    """Naming Bolt and Clank gets one answer from each; a line naming none, none."""
+    lu = await join(site, "Lu")
+    await lu.send_str("bolt and CLANK, how are you?")
+    await lu.send_str("Adam and Boltzmann are not robots")
+    await lu.send_str("over")
+    lines = await lines_until(lu, "Lu: over")
+    speakers = [line.split(":")[0] for line in lines]
+    assert speakers == ["Lu", "Bolt", "Clank", "Lu", "Lu"]
+    await lu.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?name=",
+        "?name=Sam%20Smith",
+        "?name=" + "x" * 21,
+        "?name=Zo%C3%AB",
+        "?name=<b>",
+    ],
+    ids=["no-name", "empty", "space", "too-long", "not-ascii", "markup"],
+)
+async def test_a_bad_name_gets_400_before_the_upgrade(site, query) -> None:
+    """Names are 1 to 20 letters, digits, - or _; anything else gets a clear 400."""
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await site.ws_connect(f"/party{query}")
+    assert refused.value.status == 400
+
+
+async def test_a_name_taken_gets_409_whatever_its_case(site) -> None:
+    """Two guests can't share a name on one process: "sam" is taken by "Sam"."""
+    sam = await join(site, "Sam")
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await site.ws_connect("/party?name=sam")
+    assert refused.value.status == 409
+    await sam.close()
+    again = await join(site, "sam")  # free once Sam has left
+    await again.close()
+
+
+@pytest.mark.parametrize("name", ["Ada", "bolt", "CLANK", "Dusty"])
+async def test_no_guest_takes_a_robots_name(site, name) -> None:
+    """The robots are at the party already: their first names get 409."""
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await site.ws_connect(f"/party?name={name}")
+    assert refused.value.status == 409
+
+
+async def test_flooding_closes_with_1008_and_the_excess_reaches_no_one(site) -> None:
+    """The 21st message within a second closes with 1008; it and later ones vanish."""
+    ear = await join(site, "Ear")
+    flood = await join(site, "Flood")
+    for number in range(1, 26):
+        await flood.send_str(f"spam {number}")
+    assert await close_code(flood) == 1008
+    await ear.send_str("over")
+    lines = await lines_until(ear, "Ear: over")
+    assert lines == [
+        "* Flood joined the party",
+        *(f"Flood: spam {number}" for number in range(1, 21)),
+        "* Flood left",
+        "Ear: over",
+    ]
+    await ear.close()
+
+
+async def test_twenty_messages_a_second_are_fine(client) -> None:
+    """A guest may say 20 things at once, and more once that second is over."""
+    chatty = await join(client, "Chatty")
+    for number in range(20):
+        await chatty.send_str(f"line {number}")
+    await lines_until(chatty, "Chatty: line 19")  # all 20 are in: the clock runs
+    await asyncio.sleep(1.05)
+    await chatty.send_str("still here")
+    await lines_until(chatty, "Chatty: still here")
+    await chatty.close()
+
+
+async def test_binary_gets_a_text_only_notice(site) -> None:
+    """Bytes reach no one; the sender is told the party is text only."""
+    bea = await join(site, "Bea")
+    await bea.send_bytes(b"\x00\xff")
+    assert await bea.receive_str(timeout=10) == "* text only, please"
+    await bea.close()
+
+
+async def test_party_url_in_a_browser_gets_426(site) -> None:
+    """A plain GET on /party explains itself (426), as stage 3's chat URLs do."""
+    async with site.get("/party?name=Sam") as response:
+        assert response.status == 426
+        assert "wsdump" in await response.text()
+
+
+async def test_a_foreign_origin_gets_403_at_the_party(site) -> None:
+    """A page from another site must not join the party (WebSocket hijacking)."""
+    with pytest.raises(WSServerHandshakeError) as refused:
+        await site.ws_connect("/party?name=Eve", origin="http://evil.example")
+    assert refused.value.status == 403
+
+
+async def test_the_party_turns_down_compression(site) -> None:
+    """Every line goes to every guest: the server turns down permessage-deflate."""
+    async with site.ws_connect("/party?name=Zip", compress=15) as ws:
+        await lines_until(ws, "* Zip joined the party")
+        assert ws.compress == 0
+
+
+async def test_robot_dates_still_work(site) -> None:
+    """Stage 3's routes are all still here: profiles, a date, a blind date."""
+    async with site.get("/robots") as response:
+        assert len(await response.json()) >= 4
+    for path in ("/robots/ada", "/"):
+        async with site.ws_connect(path) as ws:
+            assert await ws.receive_str()
+            await ws.send_str("hello!")
+            assert await ws.receive_str()
+
+
+async def test_a_guest_too_far_behind_is_cut_off_and_nobody_waits(
+    aiohttp_client, app_module, caplog
+) -> None:
+    """A guest who stops reading is cut off when 64 lines are waiting for them.
+
+    Stage 3's sweeper would cut them off too, within two seconds; it is left out
+    here, so that nothing but the outbox can save the room.
+    """
+    app = app_module.create_app()
+    app.cleanup_ctx.remove(app_module.cut_off_stuck_clients)
+    client = await aiohttp_client(app)
+    ear = await join(client, "Ear")
+    stuck = await asyncio.to_thread(
+        flood_without_reading, client.port, "/party?name=Stuck"
+    )
+    talkers = [await join(client, f"Talker{n}") for n in range(8)]
+    sent = {
+        f"Talker{n}: {number:02} " + "x" * 3990
+        for n in range(8)
+        for number in range(20)
+    }
+    for line in sorted(sent):  # 640 kB: far more than Stuck's connection holds
+        talker, text = line.split(": ", 1)
+        await talkers[int(talker.removeprefix("Talker"))].send_str(text)
+    heard: list[str] = []
+    while not sent <= set(heard) or "* Stuck left" not in heard:
+        heard.append(await ear.receive_str(timeout=10))  # nobody waits for Stuck
+    assert len([line for line in heard if line.startswith("Talker")]) == len(sent)
+    assert "cut off Stuck: 64 lines behind" in caplog.text
+    stuck.close()
+    for guest in (ear, *talkers):
+        await guest.close()
+
+
+def test_a_guest_that_never_reads_is_cut_off_while_others_talk(shared_server) -> None:
+    """On the real server, a guest that never reads is cut off; the rest hear all."""
+    url = f"{shared_server.url}/party"
+    with chat(f"{url}?name=Kim") as kim, chat(f"{url}?name=Sam") as sam:
+        stuck = flood_without_reading(shared_server.port, "/party?name=Stuck")
+        for number in range(10):
+            sam.send(f"line {number}")
+        heard = []
+        while "* Stuck left" not in heard or "Sam: line 9" not in heard:
+            heard.append(kim.recv())
+        stuck.close()
+    said = [line for line in heard if line.startswith("Sam: ")]
+    assert said == [f"Sam: line {number}" for number in range(10)]
+    assert "cut off" in shared_server.log()  # written before "* Stuck left" was said
+
+
+def test_guests_who_vanish_cost_a_log_line_and_a_goodbye(shared_server) -> None:
+    """Guests reset mid-party cost one short log line at most, and are said gone."""
+    with chat(f"{shared_server.url}/party?name=Kim") as kim:
+        kim.recv()
+        for number in range(10):
+            reset(raw_websocket(shared_server.port, f"/party?name=Ghost{number}"))
+        heard = []
+        while len([line for line in heard if line.endswith(" left")]) < 10:
+            heard.append(kim.recv())
+    lines = shared_server.log().splitlines()
+    assert not [line for line in lines if line.startswith(" ")]  # no stack frames
+
+
+def test_sigterm_says_1001_to_every_guest_even_with_one_that_never_reads(
+    server,
+) -> None:
+    """SIGTERM (or Ctrl+C): every guest gets 1001, and the process ends at once."""
+    stuck = flood_without_reading(server.port, "/party?name=Stuck")
+    url = f"{server.url}/party"
+    with chat(f"{url}?name=Sam") as sam, chat(f"{url}?name=Kim") as kim:
+        sam.recv()
+        kim.recv()
+        server.process.send_signal(signal.SIGTERM)
+        assert receive_close(sam) == (1001, "server shutdown")
+        assert receive_close(kim) == (1001, "server shutdown")
+    assert server.process.wait(timeout=5) == 0
+    stuck.close()
+
+
+# Across processes: two stage-4 processes share the party through a real Redis.
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory) -> Iterator[RedisServer]:
+    """A redis-server of the module's own, on a free loopback port."""
+    program = find_program("redis-server")
+    if program is None:
+        missing_program("redis-server not found: `apt install redis-server`")
+    running = start_redis(program, tmp_path_factory.mktemp("redis"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def two_servers(request, redis, tmp_path_factory) -> Iterator[list[Server]]:
+    """Two stage-4 processes sharing the party through `redis`."""
+    folder = tmp_path_factory.mktemp("two-servers")
+    servers = [
+        start_server(stage_name(request), folder / f"{n}.log", "--redis", redis.url)
+        for n in (1, 2)
+    ]
+    yield servers
+    for running in servers:
+        running.stop()
+        assert "Traceback" not in running.log(), running.log()
+
+
+async def test_guests_on_two_processes_hear_each_other_exactly_once(
+    two_servers,
+) -> None:
+    """Sam on one process and Kim on another hear every line, each exactly once."""
+    first, second = two_servers
+    async with ClientSession() as session:
+        sam = await session.ws_connect(f"{first.url}/party?name=Sam")
+        heard_by_sam = await lines_until(sam, "* Sam joined the party")
+        kim = await session.ws_connect(f"{second.url}/party?name=Kim")
+        heard_by_kim = await lines_until(kim, "* Kim joined the party")
+        heard_by_sam += await lines_until(sam, "* Kim joined the party")
+        await sam.send_str("hello from the first process")
+        heard_by_kim += await lines_until(kim, "Sam: hello from the first process")
+        await kim.send_str("hello from the second")
+        heard_by_sam += await lines_until(sam, "Kim: hello from the second")
+        await sam.close()
+        heard_by_kim += await lines_until(kim, "* Sam left")
+        await kim.close()
+    assert heard_by_sam == [
+        "* Sam joined the party",
+        "* Kim joined the party",
+        "Sam: hello from the first process",
+        "Kim: hello from the second",
+    ]
+    assert heard_by_kim == [
+        "* Kim joined the party",
+        "Sam: hello from the first process",
+        "Kim: hello from the second",
+        "* Sam left",
+    ]
+
+
+async def test_redis_going_away_is_logged_told_and_survived(two_servers, redis) -> None:
+    """Redis stops: a log line, guests told. Redis returns: the party goes on."""
+    first, second = two_servers
+    async with ClientSession() as session:
+        sam = await session.ws_connect(f"{first.url}/party?name=Ray")
+        kim = await session.ws_connect(f"{second.url}/party?name=Dee")
+        await lines_until(sam, "* Dee joined the party")
+        await asyncio.to_thread(redis.stop)
+        await lines_until(sam, LINE_DOWN)
+        await lines_until(kim, LINE_DOWN)
+        await sam.send_str("anyone there?")  # lost, and Ray is told so
+        assert await sam.receive_str(timeout=10) == LINE_DOWN
+        await asyncio.to_thread(redis.start)  # on the same port
+        await lines_until(sam, LINE_BACK)
+        await lines_until(kim, LINE_BACK)
+        await kim.send_str("we are back")
+        assert await lines_until(sam, "Dee: we are back") == ["Dee: we are back"]
+        await sam.send_str("so we are")
+        assert await lines_until(kim, "Ray: so we are") == [
+            "Dee: we are back",
+            "Ray: so we are",
+        ]
+        await sam.close()
+        await kim.close()
+    for server in two_servers:
+        log = server.log()
+        assert "the party line is down, reconnecting: " in log
+        assert "the party line is back" in log
