@@ -1,4 +1,4 @@
-"""Stage 3's web page, in a real headless Chromium, against the real server.
+"""Stage 3's web page and stage 4's party, in a real headless Chromium, for real.
 
 Playwright drives the Chromium installed on the system (its own browser downloads are
 not used). Without Chromium these tests skip and say how to enable them, except in CI
@@ -112,3 +112,45 @@ def test_server_shutdown_shows_1001(page: Page, server) -> None:
     start_date(page, "Ada Lovebyte")
     server.stop()
     expect(page.locator("#status")).to_have_text("Closed (code 1001: server shutdown)")
+
+
+def join_the_party(browser: Browser, server, name: str, errors: list[str]) -> Page:
+    """A fresh page whose guest has joined the party as `name`."""
+    page = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server.http_url)
+    page.get_by_label("Your party name").fill(name)
+    page.get_by_role("button", name="Join the party").click()
+    expect(page.locator("#party-status")).to_have_text(f"At the party as {name}")
+    expect(page.locator("#party-lines .notice").last).to_have_text(
+        f"{name} joined the party"
+    )
+    return page
+
+
+@pytest.mark.stage("step4_party")
+def test_two_pages_at_the_party_hear_each_other(browser: Browser, server) -> None:
+    """Two browsers at stage 4's party see each other's lines, as text."""
+    errors: list[str] = []
+    sam = join_the_party(browser, server, "Sam", errors)
+    kim = join_the_party(browser, server, "Kim", errors)
+    sam.get_by_label("Say to everyone").fill("Hi Kim! <b>Ada</b>, are you here?")
+    sam.get_by_label("Say to everyone").press("Enter")
+    for page in (sam, kim):
+        said = page.locator("#party-lines .message:not(.notice)")
+        expect(said).to_have_count(2)  # Sam's line, then Ada's answer
+        expect(said.first.locator(".speaker")).to_have_text("Sam")
+        expect(said.first.locator(".text")).to_have_text(
+            "Hi Kim! <b>Ada</b>, are you here?"  # as text: no HTML comes in
+        )
+        expect(said.last.locator(".speaker")).to_have_text("Ada")
+        assert page.locator("#party-lines b").count() == 0
+    expect(sam.locator(".from-you")).to_have_count(1)
+    expect(kim.locator(".from-you")).to_have_count(0)
+    kim.get_by_role("button", name="Leave the party").click()
+    expect(sam.locator("#party-lines .notice").last).to_have_text("Kim left")
+    expect(kim.get_by_role("heading", name="Dusty")).to_be_visible()
+    for page in (sam, kim):
+        page.context.close()
+    assert errors == []
