@@ -1,12 +1,18 @@
-"""gunicorn settings for stage 3: several processes behind one port.
+"""gunicorn settings for stage 4: several processes behind one port, one party.
 
-    gunicorn -c deploy/gunicorn.conf.py
+    REDIS_URL=redis://localhost:6379 gunicorn -c deploy/gunicorn.conf.py
 
-Each worker is a whole stage-3 app in its own process, with its own chats. On
+Each worker is a whole stage-4 app in its own process, with its own chats and its
+own guests. The workers share the party through Redis (REDIS_URL, by default the
+Redis on this machine), so a guest on one worker hears a guest on another. On
 SIGTERM (or Ctrl+C) every worker's on_shutdown says goodbye to its chats with 1001.
 """
 
-wsgi_app = "step3_robots.app:create_app()"  # the () asks gunicorn to call the factory
+import os
+
+redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379")
+# The () asks gunicorn to call the factory, with this argument.
+wsgi_app = f"step4_party.app:create_app(redis_url={redis_url!r})"
 worker_class = "aiohttp.GunicornWebWorker"
 workers = 2  # one per core is a good start
 bind = ["localhost:8080"]

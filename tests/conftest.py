@@ -5,6 +5,8 @@ and then asks for what it needs:
 
 - `client`: the stage's app, in this process, behind pytest-aiohttp's test client;
 - `server`: the stage started for real, `python -m step2_loop`, on a free port;
+- `redis`: a redis-server of the test module's own, for stage 4's party across
+  processes (`--redis`);
 
 `make check` sets ROBOT_DATES_SRC to a learner's own folder, and the very same tests
 then judge that folder instead of ours.
@@ -20,7 +22,14 @@ from typing import NoReturn
 import pytest
 from aiohttp.test_utils import TestClient
 
-from harness import LEARNER_SRC_VARIABLE, Server, start_server
+from harness import (
+    LEARNER_SRC_VARIABLE,
+    RedisServer,
+    Server,
+    find_program,
+    start_redis,
+    start_server,
+)
 from tests import learner
 
 LEARNER_SRC = os.environ.get(LEARNER_SRC_VARIABLE)
@@ -68,3 +77,14 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         if running.process.poll() is None:
             running.stop()
     assert "Traceback" not in running.log(), running.log()
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server on a free loopback port, shared by the module's tests."""
+    program = find_program("redis-server")
+    if program is None:
+        missing_program("redis-server not found: `apt install redis-server`")
+    running = start_redis(program, tmp_path_factory.mktemp("redis"))
+    yield running
+    running.stop()

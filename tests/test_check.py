@@ -24,7 +24,9 @@ def check(step: str, folder: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("step", ["step1_hello", "step2_loop", "step3_robots"])
+@pytest.mark.parametrize(
+    "step", ["step1_hello", "step2_loop", "step3_robots", "step4_party"]
+)
 def test_a_copy_of_each_stage_passes(step: str, tmp_path: Path) -> None:
     copy = shutil.copytree(
         ROOT / step, tmp_path / "my copy-of this stage", ignore=PYCACHE

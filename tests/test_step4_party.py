@@ -1,9 +1,9 @@
 """Stage 4: the robot party, in one process and across processes sharing Redis.
 
 The party's behaviours run twice, like stage 3's: in this process, and against one
-real `python -m step4_party` shared by the module (each test brings guests with
-names of its own). Tests that stop a server start their own. The Redis tests start
-a redis-server of their own on a free loopback port, and two stage-4 processes.
+real `python -m step4_party` shared by the module (each test's guests have left
+before the next test's arrive). Tests that stop a server start their own. The Redis
+tests share a real redis-server (the `redis` fixture) and two stage-4 processes.
 """
 
 import asyncio
@@ -19,8 +19,8 @@ from aiohttp import (
     WSServerHandshakeError,
 )
 
-from harness import RedisServer, Server, find_program, start_redis, start_server
-from tests.conftest import missing_program, stage_name
+from harness import Server, start_server
+from tests.conftest import stage_name
 from tests.wsclient import (
     chat,
     flood_without_reading,
@@ -328,17 +328,6 @@ def test_sigterm_says_1001_to_every_guest_even_with_one_that_never_reads(
 
 
 # Across processes: two stage-4 processes share the party through a real Redis.
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory) -> Iterator[RedisServer]:
-    """A redis-server of the module's own, on a free loopback port."""
-    program = find_program("redis-server")
-    if program is None:
-        missing_program("redis-server not found: `apt install redis-server`")
-    running = start_redis(program, tmp_path_factory.mktemp("redis"))
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="module")
