@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from harness import ROOT
+from harness import ROOT, find_program
+from tests.conftest import missing_program
 
 
 def run_load(url: str, *options: str) -> dict:
@@ -39,3 +40,23 @@ def test_idle_load_opens_every_chat(server) -> None:
         f"{server.url}/robots/ada", "--greeting", "--idle", "50", "--hold", "0"
     )
     assert report == {"opened": 50, "errors": 0}
+
+
+def test_fanout_follows_every_line_to_every_guest() -> None:
+    """A tiny fan-out run: every line reaches every guest, on one process and two."""
+    if find_program("redis-server") is None:
+        missing_program("redis-server not found: `apt install redis-server`")
+    tiny = ["--guests", "20", "--seconds", "1", "--warm-up", "0", "--json"]
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.fanout", *tiny],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report = json.loads(result.stdout.splitlines()[-1])
+    for run in ("one_process", "two_processes"):
+        assert report[run]["missing"] == 0
+        assert report[run]["deliveries_per_second"] > 0
+        assert 0 < report[run]["p50_ms"] <= report[run]["p99_ms"]
