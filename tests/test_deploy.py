@@ -170,7 +170,10 @@ def test_a_browser_chats_over_tls_through_nginx(nginx, tmp_path: Path) -> None:
         assert ws.recv()  # the greeting: the Origin passed
         ws.send("What is your name?")
         assert "Ada" in ws.recv()
-    foreign = {"origin": "https://evil.example", "sslopt": certificate}
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
-        websocket.create_connection(f"wss://localhost:{port}/robots/ada", **foreign)
+        websocket.create_connection(
+            f"wss://localhost:{port}/robots/ada",
+            origin="https://evil.example",
+            sslopt=certificate,
+        )
     assert refused.value.status_code == 403
