@@ -37,9 +37,11 @@ class ChatWebSocket(web.WebSocketResponse):
     heartbeat timer, and the timer keeps the finished chat in memory for 30-45 s.
     """
 
-    def _on_data_received(self) -> None:
-        if not self.closed:
-            super()._on_data_received()
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        self._heartbeat = None  # no pings after goodbye, and no timer to restart
+        return await super().close(code=code, message=message, drain=drain)
 
 
 async def date(request: web.Request, robot: Robot) -> web.WebSocketResponse:

@@ -140,29 +140,43 @@ def test_gunicorn_workers_all_say_1001_on_sigterm(gunicorn) -> None:
 
 
 @pytest.fixture(scope="module")
-def behind_nginx(
+def backends(
     redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[int, list[Server]]]:
-    """deploy/nginx.conf in front of two stage-4 processes sharing `redis`.
-
-    Yields nginx's port and the two processes.
-    """
-    nginx = find_program("nginx")
-    if nginx is None:
-        missing_program("nginx not found: `apt install nginx-light` to run this test")
-    folder = tmp_path_factory.mktemp("nginx")
-    backends = [
+) -> Iterator[list[Server]]:
+    """Two stage-4 processes sharing the party through `redis`."""
+    folder = tmp_path_factory.mktemp("backends")
+    servers = [
         start_server("step4_party", folder / f"backend{n}.log", "--redis", redis.url)
         for n in (1, 2)
     ]
-    front = free_port()
-    ports = {
-        "8080": str(front),
-        "8081": str(backends[0].port),
-        "8082": str(backends[1].port),
-    }
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def nginx(
+    backends: list[Server], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[dict[str, int], Path]]:
+    """deploy/nginx.conf as it is, on free ports, with a throw-away certificate.
+
+    Yields nginx's ports, by scheme, and the folder that holds the certificate.
+    """
+    nginx = find_program("nginx")
+    openssl = find_program("openssl")
+    if nginx is None or openssl is None:
+        missing_program("nginx or openssl not found: `apt install nginx-light openssl`")
+    folder = tmp_path_factory.mktemp("nginx")
+    certificate = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
+    certificate += " -addext subjectAltName=DNS:localhost"
+    certificate += " -keyout robot-dates.key -out robot-dates.crt"
+    subprocess.run(
+        [openssl, *certificate.split()], cwd=folder, capture_output=True, check=True
+    )
+    ports = {"8080": free_port(), "8443": free_port()}
+    ports |= {"8081": backends[0].port, "8082": backends[1].port}
     config = re.sub(
-        r"127\.0\.0\.1:(808[012])",
+        r"127\.0\.0\.1:(8080|8443|8081|8082)\b",
         lambda match: f"127.0.0.1:{ports[match.group(1)]}",
         (ROOT / "deploy" / "nginx.conf").read_text(),
     )
@@ -174,13 +188,12 @@ def behind_nginx(
         text=True,
     )
     try:
-        wait_until_listening(front, process, seconds=10)
-        yield front, backends
+        wait_until_listening(ports["8080"], process, seconds=10)
+        wait_until_listening(ports["8443"], process, seconds=10)
+        yield {"http": ports["8080"], "https": ports["8443"]}, folder
     finally:
         process.send_signal(signal.SIGQUIT)  # nginx's graceful stop
         _output, errors = process.communicate(timeout=10)
-        for backend in backends:
-            backend.stop()
     assert "[emerg]" not in errors and "[error]" not in errors, errors
 
 
@@ -195,26 +208,50 @@ def one_on_each(backends: list[Server]) -> None:
         assert established(backend.process.pid, backend.port) == 1
 
 
-def test_nginx_spreads_chats_over_two_processes(behind_nginx) -> None:
+def test_nginx_spreads_chats_over_two_processes(nginx, backends) -> None:
     """Through deploy/nginx.conf, chats reach both stage-4 processes and work."""
-    front, backends = behind_nginx
-    url = f"ws://127.0.0.1:{front}/robots/clank"
+    ports, _folder = nginx
+    url = f"ws://127.0.0.1:{ports['http']}/robots/clank"
     with chat(url) as first, chat(url) as second:
         for ws in (first, second):
             assert ws.recv()  # greeting
             ws.send("What is your name?")
             assert "Clank" in ws.recv()
-        one_on_each(backends)
-    with chat(f"ws://127.0.0.1:{front}/", origin=f"http://127.0.0.1:{front}") as ws:
+        one_on_each(backends)  # nginx's default round robin
+    origin = f"http://127.0.0.1:{ports['http']}"
+    with chat(f"ws://127.0.0.1:{ports['http']}/", origin=origin) as ws:
         assert ws.recv()  # the Host nginx passes on matches the browser's Origin
 
 
-def test_guests_behind_nginx_on_two_processes_hear_each_other(behind_nginx) -> None:
+def test_a_browser_chats_over_tls_through_nginx(nginx) -> None:
+    """wss:// through nginx, with a browser's https Origin: TLS ends at the proxy."""
+    ports, folder = nginx
+    port = ports["https"]
+    certificate = {"ca_certs": str(folder / "robot-dates.crt")}
+    with chat(
+        f"wss://localhost:{port}/robots/ada",
+        origin=f"https://localhost:{port}",
+        sslopt=certificate,
+    ) as ws:
+        assert ws.recv()  # the greeting: the Origin passed
+        ws.send("What is your name?")
+        assert "Ada" in ws.recv()
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(
+            f"wss://localhost:{port}/robots/ada",
+            origin="https://evil.example",
+            sslopt=certificate,
+        )
+    assert refused.value.status_code == 403
+
+
+def test_guests_behind_nginx_on_two_processes_hear_each_other(nginx, backends) -> None:
     """Two guests through nginx land on different processes, and share one party."""
-    front, backends = behind_nginx
-    with chat(f"ws://127.0.0.1:{front}/party?name=Sam") as sam:
+    ports, _folder = nginx
+    url = f"ws://127.0.0.1:{ports['http']}/party"
+    with chat(f"{url}?name=Sam") as sam:
         assert sam.recv() == "* Sam joined the party"
-        with chat(f"ws://127.0.0.1:{front}/party?name=Kim") as kim:
+        with chat(f"{url}?name=Kim") as kim:
             assert kim.recv() == "* Kim joined the party"
             assert sam.recv() == "* Kim joined the party"
             one_on_each(backends)

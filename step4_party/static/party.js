@@ -58,15 +58,22 @@ function joinParty(name) {
   partyMessage.disabled = false;
   setPartyStatus("connecting", "Connecting…");
 
+  // Events of a party we have left (its close can arrive after we joined again)
+  // must not touch the page: each listener checks that its socket is still current.
+  const ws = new WebSocket(partyUrl(name));
+  partySocket = ws;
   let opened = false;
-  partySocket = new WebSocket(partyUrl(name));
-  partySocket.addEventListener("open", () => {
+  ws.addEventListener("open", () => {
+    if (ws !== partySocket) return;
     opened = true;
     setPartyStatus("open", `At the party as ${name}`);
     partyMessage.focus();
   });
-  partySocket.addEventListener("message", (event) => addPartyLine(event.data, name));
-  partySocket.addEventListener("close", (event) => {
+  ws.addEventListener("message", (event) => {
+    if (ws === partySocket) addPartyLine(event.data, name);
+  });
+  ws.addEventListener("close", (event) => {
+    if (ws !== partySocket) return;
     // A browser is never told why a handshake failed: most likely the name is taken.
     const why = opened ? `code ${event.code}${event.reason ? `: ${event.reason}` : ""}`
       : "could not join; is that name taken?";
