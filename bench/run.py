@@ -100,7 +100,7 @@ def kib_per_idle_chat(target: Target) -> float:
 
 def start_echo(stack: ExitStack) -> Target:
     port = free_port()
-    command = [sys.executable, "-m", "bench.echo", "--port", str(port)]
+    command = [sys.executable, "-m", "bench.picows_echo", "--port", str(port)]
     echo = stack.enter_context(subprocess.Popen(command))
     stack.callback(echo.terminate)
     wait_until_listening(port, echo, seconds=10)

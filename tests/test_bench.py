@@ -1,16 +1,22 @@
-"""The benchmark's load generator still works: a tiny run against stage 2 and 3.
+"""The benchmark still works: its load generator and its echo servers.
 
-These are smoke tests: they check what the generator reports, never how fast
-anything was. Speed is for `make bench` to print, not for tests to assert.
+These are smoke tests: they check what the tools report, never how fast anything
+was. Speed is for `make bench` to print, not for tests to assert.
 """
 
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
-from harness import ROOT
+from bench import aiohttp_echo, websockets_echo
+from harness import ROOT, free_port, wait_until_listening
+from step3_robots import app as stage3
+from tests.wsclient import chat, receive_close
+
+ECHOES = ["bench.picows_echo", "bench.aiohttp_echo", "bench.websockets_echo"]
 
 
 def run_load(url: str, *options: str) -> dict:
@@ -23,6 +29,28 @@ def run_load(url: str, *options: str) -> dict:
         check=True,
     )
     return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def echo_urls() -> Iterator[dict[str, str]]:
+    """Each echo server started as `make bench` starts it, all at once: their URLs."""
+    ports = {module: free_port() for module in ECHOES}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        for module, port in ports.items()
+    ]
+    try:
+        for process, port in zip(processes, ports.values(), strict=True):
+            wait_until_listening(port, process, seconds=10)
+        yield {module: f"ws://127.0.0.1:{port}/" for module, port in ports.items()}
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait()
 
 
 @pytest.mark.stage("step2_loop")
@@ -39,3 +67,29 @@ def test_idle_load_opens_every_chat(server) -> None:
         f"{server.url}/robots/ada", "--greeting", "--idle", "50", "--hold", "0"
     )
     assert report == {"opened": 50, "errors": 0}
+
+
+@pytest.mark.parametrize("module", ECHOES)
+def test_echo_server_sends_each_message_back(echo_urls: dict, module: str) -> None:
+    with chat(echo_urls[module]) as ws:
+        for message in ("hello!", "how are you?"):
+            ws.send(message)
+            assert ws.recv() == message
+
+
+def test_echoes_keep_stage_3s_heartbeat_and_size_limit() -> None:
+    """The baselines are fair only with stage 3's own settings."""
+    heartbeat = stage3.create_app()[stage3.heartbeat]
+    for echo in (aiohttp_echo, websockets_echo):
+        assert echo.HEARTBEAT_SECONDS == heartbeat
+        assert echo.MAX_MESSAGE_BYTES == stage3.MAX_MESSAGE_BYTES
+
+
+@pytest.mark.parametrize("module", ["bench.aiohttp_echo", "bench.websockets_echo"])
+def test_echo_closes_a_message_of_the_limit_with_1009(
+    echo_urls: dict, module: str
+) -> None:
+    """aiohttp refuses a message of exactly max_msg_size; the websockets echo too."""
+    with chat(echo_urls[module]) as ws:
+        ws.send("x" * aiohttp_echo.MAX_MESSAGE_BYTES)
+        assert receive_close(ws)[0] == 1009
