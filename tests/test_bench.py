@@ -1,4 +1,4 @@
-"""The benchmark still works: its load generator and its echo servers.
+"""The benchmark still works: its servers and its clients.
 
 These are smoke tests: they check what the tools report, never how fast anything
 was. Speed is for `make bench` to print, not for tests to assert.
@@ -19,9 +19,9 @@ from tests.wsclient import chat, receive_close
 ECHOES = ["bench.picows_echo", "bench.aiohttp_echo", "bench.websockets_echo"]
 
 
-def run_load(url: str, *options: str) -> dict:
+def run_load(url: str, *options: str, module: str = "bench.load") -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.load", url, "--json", *options],
+        [sys.executable, "-m", module, url, "--json", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -69,6 +69,13 @@ def test_idle_load_opens_every_chat(server) -> None:
     assert report == {"opened": 50, "errors": 0}
 
 
+@pytest.mark.stage("step3_robots")
+def test_bye_load_ends_every_date_with_the_farewell_and_the_close(server) -> None:
+    """Each bye chat counts only once it read the farewell and then the close."""
+    report = run_load(f"{server.url}/robots/ada", "--greeting", "--bye", "20")
+    assert report == {"finished": 20, "errors": 0}
+
+
 @pytest.mark.parametrize("module", ECHOES)
 def test_echo_server_sends_each_message_back(echo_urls: dict, module: str) -> None:
     with chat(echo_urls[module]) as ws:
@@ -93,3 +100,14 @@ def test_echo_closes_a_message_of_the_limit_with_1009(
     with chat(echo_urls[module]) as ws:
         ws.send("x" * aiohttp_echo.MAX_MESSAGE_BYTES)
         assert receive_close(ws)[0] == 1009
+
+
+@pytest.mark.parametrize(("offer", "compressed"), [(True, 3), (False, 0)])
+def test_idle_client_offers_compression_only_when_asked(
+    echo_urls: dict, offer: bool, compressed: int
+) -> None:
+    """aiohttp's echo accepts permessage-deflate whenever a client offers it."""
+    options = ["--idle", "3", "--hold", "0"] + (["--offer-deflate"] if offer else [])
+    url = echo_urls["bench.aiohttp_echo"]
+    report = run_load(url, *options, module="bench.compression")
+    assert report == {"opened": 3, "compressed": compressed, "errors": 0}
