@@ -1,17 +1,21 @@
-"""The benchmark still works: its servers and its clients.
+"""The benchmark still works: its servers, its clients, its report and its chart.
 
 These are smoke tests: they check what the tools report, never how fast anything
 was. Speed is for `make bench` to print, not for tests to assert.
 """
 
 import json
+import runpy
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bench import aiohttp_echo, websockets_echo
+from bench.chart import draw
+from bench.report import Figures, Memory, Ratio, report
 from harness import ROOT, free_port, wait_until_listening
 from step3_robots import app as stage3
 from tests.wsclient import chat, receive_close
@@ -111,3 +115,81 @@ def test_idle_client_offers_compression_only_when_asked(
     url = echo_urls["bench.aiohttp_echo"]
     report = run_load(url, *options, module="bench.compression")
     assert report == {"opened": 3, "compressed": compressed, "errors": 0}
+
+
+def figures(key: str, server_cpu: float, generator_cpu: float) -> Figures:
+    return Figures(
+        key=key,
+        label=key.replace("_", " "),
+        ours=key.startswith("stage"),
+        messages_per_second=1000,
+        p50_ms=1.0,
+        p99_ms=2.0,
+        errors=0,
+        server_us_per_message=500,
+        server_cpu=server_cpu,
+        generator_cpu=generator_cpu,
+        kib_per_idle_chat=10,
+    )
+
+
+def test_report_says_neither_side_is_saturated_below_90_percent() -> None:
+    """59 % of a core for the server and 40 % for the generator name no bottleneck."""
+    text = report([figures("stage_3", 59, 40)], [], None, "best of 3 rounds")
+    assert "neither side is saturated" in text
+    assert "bottleneck" not in text
+
+
+def test_report_names_the_side_that_used_a_whole_core() -> None:
+    text = report(
+        [figures("stage_3", 98, 50), figures("picows_echo", 30, 97)],
+        [],
+        None,
+        "best of 3 rounds",
+    )
+    assert "the server is the bottleneck" in text
+    assert "the load generator is the bottleneck" in text
+
+
+def test_report_gives_ratios_and_memory_against_their_targets() -> None:
+    memory = Memory(
+        label="stage 3",
+        idle_chats=10,
+        kib_offered=100,
+        kib_not_offered=10,
+        compressed=10,
+        bye_chats=10,
+        bye_finished=10,
+        bye_errors=0,
+        bye_mb=1.0,
+        settle_seconds=2,
+        many_chats=10,
+        many_opened=10,
+        many_errors=0,
+    )
+    text = report(
+        [figures("stage_3", 99, 50), figures("aiohttp_echo", 99, 60)],
+        [Ratio("stage_3", over="aiohttp_echo", at_least=0.9)],
+        memory,
+        "best of 3 rounds",
+    )
+    assert "stage 3 / aiohttp echo: 1.00 (target ≥ 0.9: met)" in text
+    assert "offered / not offered" in text
+    assert "10.00  (target ≤ 1.5: not met)" in text
+
+
+def test_chart_is_written_as_a_png(tmp_path: Path) -> None:
+    chart = tmp_path / "docs" / "bench.png"
+    draw(
+        [figures("picows_echo", 30, 97), figures("stage_3", 98, 50)],
+        title="make bench",
+        caption="a tiny run",
+        path=chart,
+    )
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_gunicorn_config_uses_the_uvloop_worker_where_uvloop_is_installed() -> None:
+    """make bench compares this production path with python -m step3_robots."""
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert config["worker_class"] == "aiohttp.GunicornUVLoopWebWorker"
