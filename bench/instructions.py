@@ -3,12 +3,16 @@
 Messages per second swing by a third between runs on a small shared machine.
 Instructions do not: valgrind's callgrind counts every one the server executes, the
 same on a busy machine as on an idle one. Each row's server runs twice under
-callgrind, once for FEW and once for MANY round trips on one chat; the difference,
-divided by MANY - FEW, is the cost of one message, with start-up and shutdown
-cancelled out. Since the counts do not depend on timing, two runs share the machine
-at once. Needs valgrind (Debian: apt install valgrind); takes a few minutes.
+callgrind, once for a few and once for many round trips on one chat; the difference,
+divided by the difference in round trips, is the cost of one message, with start-up
+and shutdown cancelled out. Python's hash seed is fixed, so that sets and dicts are
+laid out alike in every run: start-up then costs the same to within a few thousand
+instructions, instead of a few hundred thousand. Since the counts do not depend on
+timing, two runs share the machine at once. Needs valgrind (Debian: apt install
+valgrind); takes a few minutes.
 """
 
+import os
 import re
 import shutil
 import signal
@@ -42,6 +46,8 @@ class Row:
     path: str = "/"
     greeting: bool = False  # the server speaks first
     message: str = SHORT
+    few: int = FEW
+    many: int = MANY
 
 
 ROWS = [
@@ -55,6 +61,8 @@ ROWS = [
         "/robots/ada",
         greeting=True,
         message=LONG,
+        few=FEW // 10,  # a long message costs far more: fewer keep the run short
+        many=MANY // 10,
     ),
 ]
 
@@ -72,6 +80,7 @@ def instructions(row: Row, round_trips: int, folder: Path) -> int:
             *("-m", row.module, "--host", "127.0.0.1", "--port", str(port)),
         ],
         cwd=ROOT,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -91,10 +100,12 @@ def instructions(row: Row, round_trips: int, folder: Path) -> int:
 
 
 def per_message(row: Row, folder: Path) -> float:
-    print(f"{row.label}: {FEW} and {MANY} round trips under callgrind", flush=True)
-    few = instructions(row, FEW, folder)
-    many = instructions(row, MANY, folder)
-    return (many - few) / (MANY - FEW)
+    print(f"{row.label}: {row.few} and {row.many} round trips", flush=True)
+    began = time.monotonic()
+    few = instructions(row, row.few, folder)
+    many = instructions(row, row.many, folder)
+    print(f"{row.label}: done in {time.monotonic() - began:.0f} s", flush=True)
+    return (many - few) / (row.many - row.few)
 
 
 def report(counts: dict[str, float]) -> str:
@@ -130,7 +141,7 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is needed: apt install valgrind (Debian, Ubuntu)")
     began = time.monotonic()
-    print(f"machine: {machine.describe()}")
+    print(f"machine: {machine.describe()}", flush=True)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         with ThreadPoolExecutor(RUNS_AT_ONCE) as pool:
