@@ -124,10 +124,17 @@ def report(
     for ratio in shown:
         top, bottom = by_key[ratio.key], by_key[ratio.over]
         value = top.messages_per_second / bottom.messages_per_second
+        by_cpu = bottom.server_us_per_message / top.server_us_per_message
         lines.append(
             f"  {top.label} / {bottom.label}: {value:.2f} "
-            f"({target(value, at_least=ratio.at_least)})"
+            f"({target(value, at_least=ratio.at_least)}); from server CPU per "
+            f"message: {by_cpu:.2f}"
         )
+        if min(top.server_cpu, bottom.server_cpu) < SATURATED:
+            lines.append(
+                "    (a server that did not use a whole core was held back by "
+                "something else: the second figure is the steadier one)"
+            )
     if memory is not None:
         lines += ["", *memory_lines(memory)]
     return "\n".join(lines)

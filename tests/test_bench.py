@@ -140,6 +140,17 @@ def test_report_says_neither_side_is_saturated_below_90_percent() -> None:
     assert "bottleneck" not in text
 
 
+def test_report_points_to_cpu_per_message_when_a_server_was_held_back() -> None:
+    text = report(
+        [figures("stage_3", 59, 40), figures("aiohttp_echo", 99, 60)],
+        [Ratio("stage_3", over="aiohttp_echo", at_least=0.9)],
+        None,
+        "best of 3 rounds",
+    )
+    assert "from server CPU per message: 1.00" in text
+    assert "the second figure is the steadier one" in text
+
+
 def test_report_names_the_side_that_used_a_whole_core() -> None:
     text = report(
         [figures("stage_3", 98, 50), figures("picows_echo", 30, 97)],
@@ -174,6 +185,7 @@ def test_report_gives_ratios_and_memory_against_their_targets() -> None:
         "best of 3 rounds",
     )
     assert "stage 3 / aiohttp echo: 1.00 (target ≥ 0.9: met)" in text
+    assert "the second figure is the steadier one" not in text  # both saturated
     assert "offered / not offered" in text
     assert "10.00  (target ≤ 1.5: not met)" in text
 
