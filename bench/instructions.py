@@ -67,6 +67,28 @@ ROWS = [
 ]
 
 
+def server_environment(folder: Path) -> dict[str, str]:
+    """The same hash seed in every run, and compiled modules kept in `folder`."""
+    environment = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "PYTHONPYCACHEPREFIX": str(folder / "pycache"),
+    }
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
+
+
+def compile_modules(row: Row, folder: Path) -> None:
+    """Import the server once outside valgrind, so that no run compiles Python."""
+    subprocess.run(
+        [sys.executable, "-m", row.module, "--help"],
+        cwd=ROOT,
+        env=server_environment(folder),
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+
+
 def instructions(row: Row, round_trips: int, folder: Path) -> int:
     """All instructions one server process executes, from start to Ctrl+C."""
     port = free_port()
@@ -80,12 +102,12 @@ def instructions(row: Row, round_trips: int, folder: Path) -> int:
             *("-m", row.module, "--host", "127.0.0.1", "--port", str(port)),
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env=server_environment(folder),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_until_listening(port, server, seconds=120)  # valgrind starts slowly
+        wait_until_listening(port, server, seconds=300)  # valgrind starts slowly
         ws = websocket.create_connection(f"ws://127.0.0.1:{port}{row.path}", timeout=60)
         if row.greeting:
             ws.recv()
@@ -102,6 +124,7 @@ def instructions(row: Row, round_trips: int, folder: Path) -> int:
 def per_message(row: Row, folder: Path) -> float:
     print(f"{row.label}: {row.few} and {row.many} round trips", flush=True)
     began = time.monotonic()
+    compile_modules(row, folder)
     few = instructions(row, row.few, folder)
     many = instructions(row, row.many, folder)
     print(f"{row.label}: done in {time.monotonic() - began:.0f} s", flush=True)
