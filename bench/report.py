@@ -79,7 +79,7 @@ def table(figures: list[Figures], heading: str) -> list[str]:
     ]
     width = max(len(heading), *(len(f.label) for f in figures)) + 2
     lines = [
-        " " * width + "".join(f"{top:>12}" for top, _, _ in columns),
+        (" " * width + "".join(f"{top:>12}" for top, _, _ in columns)).rstrip(),
         f"{heading:{width}}" + "".join(f"{bottom:>12}" for _, bottom, _ in columns),
     ]
     for f in figures:
