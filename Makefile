@@ -91,10 +91,12 @@ check: install-dev
 	@test -n "$(SRC)" || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
 	$(PYTHON) -m tests.check $(STEP) "$(SRC)"
 
-# Every server under the same load, side by side (a few minutes).
+# Every server under the same load, side by side, and a chart of it in
+# docs/bench.png (about three minutes on two cores).
 bench: install-dev
 	$(PYTHON) -m bench.run
 
-# The same comparison in CPU instructions per message: steady on a noisy machine.
+# CPU instructions per message, under valgrind: steady on a noisy machine
+# (two or three minutes).
 bench-instructions: install-dev
 	$(PYTHON) -m bench.instructions
