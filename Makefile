@@ -31,7 +31,7 @@ DEV_INSTALLED := $(VENV)/.dev-installed-$(PY_VERSION)
 # With PY's own pip, .venv needs no copy of pip: that saves `make run` about 4 s.
 OUTER_PIP := $(filter True,$(word 4,$(PY_INFO)))
 PIP_INSTALL := $(if $(OUTER_PIP),$(PY) -m pip --python $(PYTHON),$(PYTHON) -m pip) \
-	install --quiet --disable-pip-version-check --no-compile
+	install --quiet --disable-pip-version-check
 
 .PHONY: install install-dev python-runs python-tests run test matrix lint clean \
 	screenshot check bench bench-instructions
@@ -48,11 +48,12 @@ $(VENV_MADE): | python-runs
 	touch $@
 
 $(RUN_INSTALLED): requirements.txt constraints.txt | $(VENV_MADE)
-	$(PIP_INSTALL) -r requirements.txt
+	$(PIP_INSTALL) --no-compile -r requirements.txt  # bytecode later, as imported
 	touch $@
 
 $(DEV_INSTALLED): requirements-dev.txt $(RUN_INSTALLED) | python-tests
 	$(PIP_INSTALL) -r requirements-dev.txt
+	$(PYTHON) -m compileall -q $(VENV)/lib  # the tests start many servers: compile once
 	touch $@
 
 install: $(RUN_INSTALLED)
