@@ -118,7 +118,10 @@ def instructions(row: Row, round_trips: int, folder: Path) -> int:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=120)
-    return int(re.search(r"^summary: (\d+)", counts.read_text(), re.M).group(1))
+    summary = re.search(r"^summary: (\d+)", counts.read_text(), re.M)
+    if summary is None:
+        raise RuntimeError(f"callgrind wrote no summary line to {counts}")
+    return int(summary[1])
 
 
 def per_message(row: Row, folder: Path) -> float:

@@ -121,11 +121,16 @@ async def open_chats(url: str, count: int, greeting: bool, latencies: list) -> t
     chats, errors = [], 0
     for start in range(0, count, BATCH):
         batch = min(BATCH, count - start)
+        listeners = [Chat(greeting, latencies) for _ in range(batch)]
         results = await asyncio.gather(
-            *(ws_connect(lambda: Chat(greeting, latencies), url) for _ in range(batch)),
+            *(ws_connect(lambda chat=chat: chat, url) for chat in listeners),
             return_exceptions=True,
         )
-        opened = [result[1] for result in results if not isinstance(result, Exception)]
+        opened = [
+            chat
+            for chat, result in zip(listeners, results, strict=True)
+            if not isinstance(result, BaseException)  # gather returns even cancels
+        ]
         readies = await asyncio.gather(
             *(c.ready for c in opened), return_exceptions=True
         )
@@ -174,7 +179,8 @@ async def idle_load(url: str, chats: int, hold: float, greeting: bool) -> dict:
 
 
 async def say_bye(url: str, greeting: bool) -> None:
-    _transport, goodbye = await ws_connect(lambda: Goodbye(greeting), url)
+    goodbye = Goodbye(greeting)
+    await ws_connect(lambda: goodbye, url)
     await asyncio.wait_for(goodbye.done, 10)
 
 

@@ -206,6 +206,7 @@ def run_generator(
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as load:
         generator = psutil.Process(load.pid)
         pin(generator, GENERATOR)
+        assert load.stdout is not None  # stdout=PIPE above
         for line in load.stdout:
             if line.startswith("{"):
                 result = json.loads(line)
@@ -356,12 +357,12 @@ def main() -> None:
                     running
                 )["kib"]
         memory = measure_memory(folder)
-    figures = [best[c.key] for c in contenders]
+    results = [best[c.key] for c in contenders]
     heading = f"best of {ROUNDS} rounds"
     print(f"\nmachine: {description}")
-    print(report(figures, RATIOS, memory, heading))
+    print(report(results, RATIOS, memory, heading))
     chart.draw(
-        figures,
+        results,
         title=f"make bench: {CHATS} chats at once, best of {ROUNDS} rounds of "
         f"{SECONDS} s; {IDLE_CHATS:,} idle chats",
         caption=f"{description}, {date.today():%d %B %Y}",
