@@ -70,12 +70,16 @@ test: install-dev
 matrix: install-dev
 	$(PYTHON) -m nox
 
+# mypy checks what pyproject.toml lists, then the stages once more as Python 3.10,
+# the oldest they run on.
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --python-version 3.10 $(patsubst %/__main__.py,%,$(wildcard step*/__main__.py))
 
 clean:
-	rm -rf $(VENV) .nox .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .nox .pytest_cache .ruff_cache .mypy_cache .hypothesis
 
 # Retake the pictures of the web page (needs Chromium).
 screenshot: install-dev

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 STAGES = sorted(path.parent.name for path in ROOT.glob("step*/__main__.py"))
@@ -37,10 +38,13 @@ def free_port() -> int:
     """A loopback port that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_until_listening(port: int, process: subprocess.Popen, seconds: float) -> None:
+def wait_until_listening(
+    port: int, process: subprocess.Popen[Any], seconds: float
+) -> None:
     """Return once `port` accepts connections; fail if `process` exits first."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -67,7 +71,7 @@ def server_command(stage: str, host: str, port: int, *options: str) -> list[str]
 class Server:
     """A stage running in its own process, as `python -m <stage>` starts it."""
 
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     port: int
     log_path: Path
 

@@ -6,14 +6,20 @@ import weakref
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-websockets = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse])
+GOODBYE_SECONDS = 1  # how long a goodbye on shutdown may take
+
+# Every open chat, and the connection under it, so that a stuck one can be cut off.
+chats = web.AppKey(
+    "chats", weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport]
+)
 
 
 async def hello(request: web.Request) -> web.WebSocketResponse:
     """Answer every text message until the client leaves."""
     ws = web.WebSocketResponse()
     await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
-    request.app[websockets].add(ws)
+    if request.transport is not None:  # None if the client has left already
+        request.app[chats][ws] = request.transport
     async for msg in ws:  # a CLOSE from the client ends the loop; it never arrives here
         if msg.type is WSMsgType.TEXT:
             await ws.send_str("hello world!")
@@ -27,18 +33,23 @@ async def hello(request: web.Request) -> web.WebSocketResponse:
 
 
 async def close_websockets(app: web.Application) -> None:
-    """On Ctrl+C, say goodbye (1001) to every open chat instead of waiting for them."""
+    """On Ctrl+C, say goodbye (1001) to every chat; cut off any that cannot hear it."""
     goodbyes = [
-        ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-        for ws in app[websockets]
+        asyncio.ensure_future(
+            ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        )
+        for ws in app[chats]
     ]
-    await asyncio.gather(*goodbyes)
+    if goodbyes:  # a client that stopped reading would keep us waiting forever
+        await asyncio.wait(goodbyes, timeout=GOODBYE_SECONDS)
+    for transport in list(app[chats].values()):
+        transport.abort()  # does nothing to a connection that closed already
 
 
 def create_app() -> web.Application:
     """Build the app; tests call this without starting a server."""
     app = web.Application()
-    app[websockets] = weakref.WeakSet()
+    app[chats] = weakref.WeakKeyDictionary()
     app.on_shutdown.append(close_websockets)
     app.add_routes([web.get("/", hello)])
     return app

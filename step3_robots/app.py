@@ -4,6 +4,7 @@ import asyncio
 import logging
 import random
 import weakref
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, hdrs, web
@@ -14,44 +15,69 @@ from .robots import ROBOTS
 
 STATIC = Path(__file__).parent / "static"
 MAX_MESSAGE_BYTES = 4096  # a message this long or longer closes the chat with 1009
-PAGE_HEADERS = {  # the page may run its own script files, and nothing inline
-    "Content-Security-Policy": "default-src 'self'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
-}
+BACKLOG_BYTES = 64 * 1024  # unread replies we hold for a client before we cut it off
+SWEEP_SECONDS = 2  # how often we look for clients that stopped reading
+GOODBYE_SECONDS = 1  # how long a goodbye on shutdown may take
+PAGE_POLICY = (  # the page may run its own script files, and nothing inline
+    "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
-websockets = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse])
-rng = web.AppKey("rng", random.Random)
+# Every open chat, and the connection under it, so that a stuck one can be cut off.
+chats = web.AppKey(
+    "chats", weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport]
+)
+date_seed = web.AppKey("date_seed", int)  # set by --seed: every date goes the same way
 heartbeat = web.AppKey("heartbeat", float)
+
+
+class ChatWebSocket(web.WebSocketResponse):
+    """aiohttp's, with one fix: a finished chat does not restart its heartbeat.
+
+    In aiohttp 3.14.5, the client's answer to our closing frame restarts the
+    heartbeat timer, and the timer keeps the finished chat in memory for 30-45 s.
+    """
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        self._heartbeat = None  # no pings after goodbye, and no timer to restart
+        return await super().close(code=code, message=message, drain=drain)
 
 
 async def date(request: web.Request, robot: Robot) -> web.WebSocketResponse:
     """Chat with one robot: it greets first, then answers every message."""
     if is_cross_site(request):
         raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
-    ws = web.WebSocketResponse(
-        heartbeat=request.app[heartbeat], max_msg_size=MAX_MESSAGE_BYTES
+    ws = ChatWebSocket(
+        heartbeat=request.app[heartbeat],
+        max_msg_size=MAX_MESSAGE_BYTES,
+        compress=False,  # short lines gain nothing from it, and it costs memory
     )
-    await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
-    request.app[websockets].add(ws)
-    conversation = Conversation(robot, request.app[rng])
-    await ws.send_str(robot.greeting)
-    async for msg in ws:  # a CLOSE from the client ends the loop; it never arrives here
-        if msg.type is WSMsgType.TEXT:
-            await ws.send_str(conversation.reply_to(msg.data))
-            if conversation.is_over:
-                await ws.close(message=b"goodbye")
-        elif msg.type is WSMsgType.BINARY:
-            await ws.send_str(conversation.answer_binary())
-        elif msg.type is WSMsgType.ERROR:  # aiohttp has already closed the connection
-            logging.warning("chat ended with an error: %s", ws.exception())
+    try:
+        await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
+        if request.transport is not None:  # None if the client has left already
+            request.app[chats][ws] = request.transport
+        conversation = Conversation(robot, random.Random(request.app.get(date_seed)))
+        await ws.send_str(robot.greeting)
+        async for msg in ws:  # a CLOSE from the client ends the loop
+            if msg.type is WSMsgType.TEXT:
+                await ws.send_str(conversation.reply_to(msg.data))
+                if conversation.is_over:
+                    await ws.close(message=b"goodbye")
+            elif msg.type is WSMsgType.BINARY:
+                await ws.send_str(conversation.answer_binary())
+            elif msg.type is WSMsgType.ERROR:  # aiohttp has already closed the chat
+                logging.warning("chat ended with an error: %s", ws.exception())
+    except ConnectionResetError:  # also aiohttp's ClientConnectionResetError
+        logging.warning("chat ended: the connection was lost")
     return ws
 
 
 async def home(request: web.Request) -> web.StreamResponse:
     """Browsers get the web page; WebSocket clients get a blind date."""
     if not web.WebSocketResponse().can_prepare(request):
-        return web.FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
-    return await date(request, request.app[rng].choice(ROBOTS))
+        return web.FileResponse(STATIC / "index.html")
+    return await date(request, random.Random(request.app.get(date_seed)).choice(ROBOTS))
 
 
 async def robot_chat(request: web.Request) -> web.WebSocketResponse:
@@ -63,7 +89,7 @@ async def robot_chat(request: web.Request) -> web.WebSocketResponse:
         raise web.HTTPNotFound(text=f"No robot called {slug!r} here. Try: {names}.")
     if not web.WebSocketResponse().can_prepare(request):
         raise web.HTTPUpgradeRequired(
-            headers={hdrs.UPGRADE: "websocket"},
+            headers={hdrs.UPGRADE: "websocket", hdrs.SEC_WEBSOCKET_VERSION: "13"},
             text=f"This address is for WebSocket clients: try wsdump "
             f"ws://{request.host}{request.path}, or open http://{request.host}/ "
             "to chat in your browser.",
@@ -80,28 +106,79 @@ def is_cross_site(request: web.Request) -> bool:
     """True when a page from another site opens the WebSocket (CSWSH).
 
     Browsers always send Origin; command-line clients may send none, and that's fine.
+    The Origin must name the host and port the browser asked for in Host, where a
+    Host without a port means the default one (80 or 443). The scheme is not
+    compared: behind a proxy that speaks https to browsers, the app sees http.
     """
     origin = request.headers.get(hdrs.ORIGIN)
-    return origin is not None and URL(origin).authority != request.host
+    if origin is None:
+        return False
+    try:
+        page, site = URL(origin), URL(f"//{request.host}")
+    except ValueError:  # not a URL at all: no browser sends that
+        return True
+    default_port = {"http": 80, "https": 443}.get(page.scheme)
+    return not page.host or (page.host, page.port) != (
+        site.host,
+        site.explicit_port or default_port,
+    )
+
+
+async def add_security_headers(
+    request: web.Request, response: web.StreamResponse
+) -> None:
+    """Every response: no MIME sniffing. Every page: the policy for its scripts."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if response.content_type == "text/html":
+        response.headers["Content-Security-Policy"] = PAGE_POLICY
+
+
+async def cut_off_stuck_clients(app: web.Application) -> AsyncIterator[None]:
+    """Now and then, hang up on clients that have stopped reading (backpressure).
+
+    A client that sends but never reads would have its replies pile up here, and
+    the handler would wait forever to send the next one. Aborting the connection
+    frees both, and costs nothing for clients that read.
+    """
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            for transport in list(app[chats].values()):
+                if transport.get_write_buffer_size() > BACKLOG_BYTES:
+                    logging.warning("cut off a client that stopped reading")
+                    transport.abort()
+
+    sweeper = asyncio.create_task(sweep())
+    yield
+    sweeper.cancel()
 
 
 async def close_websockets(app: web.Application) -> None:
-    """On Ctrl+C, say goodbye (1001) to every open chat instead of waiting for them."""
+    """On Ctrl+C, say goodbye (1001) to every chat; cut off any that cannot hear it."""
     goodbyes = [
-        ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-        for ws in app[websockets]
+        asyncio.ensure_future(
+            ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        )
+        for ws in app[chats]
     ]
-    await asyncio.gather(*goodbyes)
+    if goodbyes:  # a client that stopped reading would keep us waiting forever
+        await asyncio.wait(goodbyes, timeout=GOODBYE_SECONDS)
+    for transport in list(app[chats].values()):
+        transport.abort()  # does nothing to a connection that closed already
 
 
 def create_app(
     *, seed: int | None = None, heartbeat_seconds: float = 30
 ) -> web.Application:
-    """Build the app; `seed` makes the robots' choices repeatable."""
+    """Build the app; with a `seed`, every date goes the same way."""
     app = web.Application()
-    app[websockets] = weakref.WeakSet()
-    app[rng] = random.Random(seed)
+    app[chats] = weakref.WeakKeyDictionary()
+    if seed is not None:
+        app[date_seed] = seed
     app[heartbeat] = heartbeat_seconds  # a peer that misses a ping is dropped
+    app.on_response_prepare.append(add_security_headers)
+    app.cleanup_ctx.append(cut_off_stuck_clients)
     app.on_shutdown.append(close_websockets)
     app.add_routes(
         [

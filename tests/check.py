@@ -61,7 +61,7 @@ class BehaviourReport:
         self.failures: dict[str, str] = {}
         self.server_logs: dict[str, Path] = {}
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, items: list[pytest.Function]) -> None:
         for item in items:
             doc = (item.obj.__doc__ or item.name).strip().splitlines()[0]
             variant = f" [{item.callspec.id}]" if hasattr(item, "callspec") else ""

@@ -32,7 +32,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, server) -> Iterator[Page]:
     """The app's page, opened fresh; any console error fails the test."""
-    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    context = browser.new_context(
+        base_url=server.http_url, viewport={"width": 1100, "height": 800}
+    )
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
@@ -54,10 +56,15 @@ def send(page: Page, text: str) -> None:
     page.get_by_label("Your message").press("Enter")
 
 
+def robot_names(page: Page) -> list[str]:
+    """The robots the server has: the page must show each, however many there are."""
+    return [robot["name"] for robot in page.request.get("/robots").json()]
+
+
 def test_page_shows_every_robot(page: Page) -> None:
-    cards = page.locator(".card")
-    expect(cards).to_have_count(4)
-    for name in ("Ada Lovebyte", "Bolt", "Clank", "Dusty"):
+    names = robot_names(page)
+    expect(page.locator(".card")).to_have_count(len(names))
+    for name in names:
         expect(page.get_by_role("heading", name=name)).to_be_visible()
 
 
@@ -91,7 +98,7 @@ def test_script_injection_shows_as_text(page: Page) -> None:
 
 
 def test_keyboard_alone_can_start_a_date(page: Page) -> None:
-    expect(page.locator(".card")).to_have_count(4)
+    expect(page.locator(".card")).to_have_count(len(robot_names(page)))
     page.keyboard.press("Tab")  # the first robot's button
     page.keyboard.press("Enter")
     expect(page.locator("#status")).to_have_text("Connected")
@@ -112,3 +119,20 @@ def test_server_shutdown_shows_1001(page: Page, server) -> None:
     start_date(page, "Ada Lovebyte")
     server.stop()
     expect(page.locator("#status")).to_have_text("Closed (code 1001: server shutdown)")
+
+
+def test_a_date_left_behind_cannot_close_the_next_one(page: Page) -> None:
+    """Back, then a new date at once: the old chat's close must not end the new one."""
+    start_date(page, "Ada Lovebyte")
+    page.evaluate(  # both clicks in one go, before the old close handshake ends
+        """() => {
+            document.getElementById("back").click();
+            [...document.querySelectorAll(".card-button")]
+                .find((button) => button.textContent === "Chat with Bolt").click();
+        }"""
+    )
+    expect(page.locator("#status")).to_have_text("Connected")
+    expect(page.locator(".from-robot")).to_have_count(1)  # Bolt's greeting
+    page.wait_for_timeout(500)  # time for the old chat's close to arrive
+    expect(page.locator("#status")).to_have_text("Connected")
+    expect(page.get_by_label("Your message")).to_be_enabled()

@@ -11,7 +11,12 @@ from step3_robots.conversation import TOPICS, Conversation, topic_of
 from step3_robots.robots import ROBOTS
 
 LONGEST_REPLY = 200  # characters; a line plus a name of at most 20 letters
-LINE_KEYS = (set(TOPICS) - {"goodbye"}) | {"binary", "silence", "fallback"}
+LINE_KEYS = (set(TOPICS) - {"goodbye"}) | {
+    "introduction",
+    "binary",
+    "silence",
+    "fallback",
+}
 
 
 @pytest.mark.parametrize("robot", ROBOTS, ids=lambda robot: robot.slug)
@@ -31,7 +36,7 @@ def test_every_name_line_names_the_robot(robot) -> None:
     [
         ("Hi!", "hello"),
         ("hi, what's your name?", "name"),
-        ("My name is Sam", "introduction"),
+        ("My name is Sam", "name"),  # reply_to makes it an introduction
         ("how are you?", "how_are_you"),
         ("what are your hobbies?", "likes"),
         ("you are gorgeous", "compliment"),
@@ -81,3 +86,24 @@ def test_a_long_chat_never_raises(texts, seed) -> None:
     conversation = Conversation(ROBOTS[3], random.Random(seed))
     for text in texts:
         assert conversation.reply_to(text)
+
+
+def test_every_keyword_belongs_to_one_topic() -> None:
+    keywords = [keyword for listed in TOPICS.values() for keyword in listed.split()]
+    assert len(set(keywords)) == len(keywords)
+
+
+@pytest.mark.parametrize("text", ["My name is Sam", "hi! call me Sam, ok?"])
+def test_introductions_use_their_name(text) -> None:
+    conversation = Conversation(ROBOTS[0], random.Random(1))
+    reply = conversation.reply_to(text)
+    assert "Sam" in reply
+    assert reply in [
+        line.replace("{their_name}", "Sam") for line in ROBOTS[0].lines["introduction"]
+    ]
+
+
+def test_a_long_paste_is_answered_by_its_beginning() -> None:
+    """A robot listens to the first 200 characters only: that bounds its work."""
+    assert topic_of("tell me a joke " + "blah " * 800) == "joke"
+    assert topic_of("blah " * 800 + "tell me a joke") == "fallback"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import websocket
 
 from harness import (
     ROOT,
@@ -78,7 +79,7 @@ def test_gunicorn_workers_all_say_1001_on_sigterm(gunicorn) -> None:
     workers = master.children()
     assert len(workers) == 2
     with contextlib.ExitStack() as stack:
-        chats = []
+        chats: list[websocket.WebSocket] = []
         # The kernel hands each new connection to whichever worker accepts first;
         # keep opening chats until both workers hold some (at most 100).
         while len(chats) < 100 and not all(
@@ -104,19 +105,23 @@ def backends(tmp_path: Path) -> Iterator[list[Server]]:
         server.stop()
 
 
-def test_nginx_spreads_chats_over_two_processes(backends, tmp_path: Path) -> None:
-    """Through deploy/nginx.conf, chats reach both stage-3 processes and work."""
+@pytest.fixture
+def nginx(backends, tmp_path: Path) -> Iterator[dict[str, int]]:
+    """deploy/nginx.conf as it is, on free ports, with a throw-away certificate."""
     nginx = find_program("nginx")
-    if nginx is None:
-        missing_program("nginx not found: `apt install nginx-light` to run this test")
-    front = free_port()
-    ports = {
-        "8080": str(front),
-        "8081": str(backends[0].port),
-        "8082": str(backends[1].port),
-    }
+    openssl = find_program("openssl")
+    if nginx is None or openssl is None:
+        missing_program("nginx or openssl not found: `apt install nginx-light openssl`")
+    certificate = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
+    certificate += " -addext subjectAltName=DNS:localhost"
+    certificate += " -keyout robot-dates.key -out robot-dates.crt"
+    subprocess.run(
+        [openssl, *certificate.split()], cwd=tmp_path, capture_output=True, check=True
+    )
+    ports = {"8080": free_port(), "8443": free_port()}
+    ports |= {"8081": backends[0].port, "8082": backends[1].port}
     config = re.sub(
-        r"127\.0\.0\.1:(808[012])",
+        r"127\.0\.0\.1:(8080|8443|8081|8082)\b",
         lambda match: f"127.0.0.1:{ports[match.group(1)]}",
         (ROOT / "deploy" / "nginx.conf").read_text(),
     )
@@ -128,19 +133,47 @@ def test_nginx_spreads_chats_over_two_processes(backends, tmp_path: Path) -> Non
         text=True,
     )
     try:
-        wait_until_listening(front, process, seconds=10)
-        url = f"ws://127.0.0.1:{front}/robots/clank"
-        with chat(url) as first, chat(url) as second:
-            for ws in (first, second):
-                assert ws.recv()  # greeting
-                ws.send("What is your name?")
-                assert "Clank" in ws.recv()
-            # nginx's default round robin: one chat on each process
-            for backend in backends:
-                assert established(backend.process.pid, backend.port) == 1
-        with chat(f"ws://127.0.0.1:{front}/", origin=f"http://127.0.0.1:{front}") as ws:
-            assert ws.recv()  # the Host nginx passes on matches the browser's Origin
+        wait_until_listening(ports["8080"], process, seconds=10)
+        wait_until_listening(ports["8443"], process, seconds=10)
+        yield {"http": ports["8080"], "https": ports["8443"]}
     finally:
         process.send_signal(signal.SIGQUIT)  # nginx's graceful stop
         _output, errors = process.communicate(timeout=10)
     assert "[emerg]" not in errors and "[error]" not in errors, errors
+
+
+def test_nginx_spreads_chats_over_two_processes(nginx, backends) -> None:
+    """Through deploy/nginx.conf, chats reach both stage-3 processes and work."""
+    url = f"ws://127.0.0.1:{nginx['http']}/robots/clank"
+    with chat(url) as first, chat(url) as second:
+        for ws in (first, second):
+            assert ws.recv()  # greeting
+            ws.send("What is your name?")
+            assert "Clank" in ws.recv()
+        # nginx's default round robin: one chat on each process
+        for backend in backends:
+            assert established(backend.process.pid, backend.port) == 1
+    origin = f"http://127.0.0.1:{nginx['http']}"
+    with chat(f"ws://127.0.0.1:{nginx['http']}/", origin=origin) as ws:
+        assert ws.recv()  # the Host nginx passes on matches the browser's Origin
+
+
+def test_a_browser_chats_over_tls_through_nginx(nginx, tmp_path: Path) -> None:
+    """wss:// through nginx, with a browser's https Origin: TLS ends at the proxy."""
+    port = nginx["https"]
+    certificate = {"ca_certs": str(tmp_path / "robot-dates.crt")}
+    with chat(
+        f"wss://localhost:{port}/robots/ada",
+        origin=f"https://localhost:{port}",
+        sslopt=certificate,
+    ) as ws:
+        assert ws.recv()  # the greeting: the Origin passed
+        ws.send("What is your name?")
+        assert "Ada" in ws.recv()
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(
+            f"wss://localhost:{port}/robots/ada",
+            origin="https://evil.example",
+            sslopt=certificate,
+        )
+    assert refused.value.status_code == 403

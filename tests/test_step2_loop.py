@@ -7,12 +7,12 @@ import pytest
 import websocket
 from aiohttp import WSMsgType
 
-from tests.wsclient import chat, receive_close
+from tests.wsclient import chat, flood_without_reading, receive_close
 
 pytestmark = pytest.mark.stage("step2_loop")
 NO_GOODBYE = (
     "expected close code 1001 within 5 s of the shutdown, and none came: "
-    "is every chat added to the set that on_shutdown closes?"
+    "is every chat kept where on_shutdown finds it?"
 )
 
 
@@ -114,3 +114,15 @@ def test_client_that_vanishes_is_forgotten(server) -> None:
     with chat(server.url) as ws:
         ws.send("anyone there?")
         assert ws.recv()
+
+
+def test_ctrl_c_ends_the_server_with_a_client_that_never_reads(server) -> None:
+    """A goodbye never waits forever: a client that stopped reading is cut off."""
+    stuck = flood_without_reading(server.port)
+    with chat(server.url) as polite:
+        polite.send("hello!")
+        polite.recv()
+        server.process.send_signal(signal.SIGINT)
+        assert receive_close(polite) == (1001, "server shutdown")
+    assert server.process.wait(timeout=5) == 0
+    stuck.close()

@@ -5,15 +5,29 @@ started with `python -m step3_robots`. Both are reached through aiohttp's client
 """
 
 import asyncio
+import contextlib
+import gc
 import signal
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import websocket
 from aiohttp import ClientSession, TCPConnector, WSMsgType
 
-from harness import Server
-from tests.wsclient import chat, receive_close
+from harness import ROOT, Server, free_port, server_command
+from tests.wsclient import (
+    chat,
+    flood_without_reading,
+    ping_frame,
+    raw_websocket,
+    receive_close,
+    reset,
+    text_frame,
+)
 
 pytestmark = pytest.mark.stage("step3_robots")
 
@@ -184,20 +198,20 @@ async def test_dead_peer_is_dropped_by_the_heartbeat(
     client = await aiohttp_client(app_module.create_app(heartbeat_seconds=0.2))
     async with client.ws_connect("/robots/ada", autoping=False) as ws:
         await ws.receive_str()
-        types = []
+        types: list[WSMsgType] = []
         while not types or types[-1] is WSMsgType.PING:
             types.append((await ws.receive(timeout=5)).type)
         assert types[-1] in (WSMsgType.CLOSE, WSMsgType.CLOSED)
 
 
 async def test_same_seed_means_the_same_date(aiohttp_client, app_module) -> None:
-    """create_app(seed=...) should make the robots' choices repeatable."""
+    """create_app(seed=...) should make every date repeatable, not just the first."""
+    client = await aiohttp_client(app_module.create_app(seed=7))
     transcripts = []
-    for _ in range(2):
-        client = await aiohttp_client(app_module.create_app(seed=7))
+    for _ in range(2):  # two dates, one after the other, on the same server
         async with client.ws_connect("/") as ws:
             lines = [await ws.receive_str()]
-            for text in ("hi", "hi", "joke?", "tell me a joke", "hmm"):
+            for text in ("hi", "hi", "joke?", "tell me a joke", "hmm", "my name is Al"):
                 await ws.send_str(text)
                 lines.append(await ws.receive_str())
         transcripts.append(lines)
@@ -243,17 +257,168 @@ async def test_300_chats_at_once_are_all_answered(server) -> None:
     """The real server should hold 300 concurrent chats and answer every one."""
     connector = TCPConnector(limit=0)  # aiohttp's client allows 100 unless told
     async with ClientSession(base_url=server.http_url, connector=connector) as session:
+        opened: list[int] = []
+        all_open = asyncio.Event()  # (asyncio.Barrier would do, from Python 3.11)
 
         async def one_date(number: int) -> str:
             async with session.ws_connect("/robots/dusty") as ws:
                 await ws.receive_str()
-                await barrier.wait()  # every chat is open before anyone talks
+                opened.append(number)
+                if len(opened) == 300:
+                    all_open.set()
+                await all_open.wait()  # every chat is open before anyone talks
                 await ws.send_str(f"hello, my name is R{number}")
                 return await ws.receive_str()
 
-        barrier = asyncio.Barrier(300)
         replies = await asyncio.wait_for(
             asyncio.gather(*(one_date(n) for n in range(300))), timeout=50
         )
     assert all(replies)
     assert len(replies) == 300
+
+
+UPGRADE = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("localhost", "http://localhost"),
+        ("example.com", "https://example.com"),
+        ("example.com", "https://example.com:443"),
+        ("Example.COM:8080", "http://example.com:8080"),
+        ("[::1]:8080", "http://[::1]:8080"),
+        ("[::1]", "https://[::1]"),
+    ],
+)
+async def test_same_site_origin_is_welcome_on_any_port(client, host, origin) -> None:
+    """A browser on the app's own site may chat: default ports, IPv6, any case."""
+    async with client.get(
+        "/robots/ada", headers={**UPGRADE, "Host": host, "Origin": origin}
+    ) as response:
+        assert response.status == 101
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("localhost:8080", "http://evil.example:8080"),
+        ("localhost:8080", "http://localhost:8081"),
+        ("example.com", "http://example.com:8080"),
+        ("example.com", "null"),
+        ("example.com", "http://h:99999"),
+        ("example.com", "http://["),
+        ("127.0.0.1:8080", "http://127.0.0.1:8080, http://b"),
+    ],
+)
+async def test_foreign_or_malformed_origin_gets_403(client, host, origin) -> None:
+    """Another site, another port, or an Origin that is not a URL: 403, no error."""
+    async with client.get(
+        "/robots/ada", headers={**UPGRADE, "Host": host, "Origin": origin}
+    ) as response:
+        assert response.status == 403
+
+
+def test_wsdump_style_client_over_ipv6_is_welcome(tmp_path: Path) -> None:
+    """On --host ::1, a client that sends its own Origin (as wsdump does) may chat."""
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    port = free_port()
+    command = server_command("step3_robots", "::1", port)
+    with (tmp_path / "server.log").open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("::1", port)).close()
+                break
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+        with chat(f"ws://[::1]:{port}/robots/ada") as ws:  # Origin: http://[::1]:port
+            assert ws.recv()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+
+
+async def test_browsers_offering_compression_get_none(site) -> None:
+    """Chats are short lines: the server turns down permessage-deflate."""
+    async with site.ws_connect("/robots/ada", compress=15) as ws:
+        assert await ws.receive_str()
+        assert ws.compress == 0
+
+
+async def test_every_response_says_nosniff_and_pages_carry_the_policy(site) -> None:
+    """nosniff on every response; the CSP on every HTML page, /static/ included."""
+    for path in ("/", "/static/index.html", "/robots", "/robots/ada", "/nowhere"):
+        async with site.get(path) as response:
+            assert response.headers["X-Content-Type-Options"] == "nosniff", path
+            if response.content_type == "text/html":
+                policy = response.headers["Content-Security-Policy"]
+                assert "default-src 'self'" in policy, path
+
+
+async def test_a_finished_chat_is_freed_at_once(aiohttp_client, app_module) -> None:
+    """After the robot's goodbye, nothing should keep the chat in memory."""
+    app = app_module.create_app()
+    client = await aiohttp_client(app)
+    async with client.ws_connect("/robots/bolt") as ws:
+        await ws.receive_str()
+        await ws.send_str("bye")
+        await ws.receive_str()
+        assert await close_code(ws) == 1000
+    for _ in range(20):  # the server finishes its side in a moment
+        await asyncio.sleep(0.05)
+        gc.collect()
+        if not app[app_module.chats]:
+            break
+    assert len(app[app_module.chats]) == 0
+
+
+def test_a_client_that_never_reads_is_cut_off(server) -> None:
+    """A client that sends and never reads should be cut off, not held forever."""
+    stuck = flood_without_reading(server.port, "/robots/ada")
+    deadline = time.monotonic() + 10
+    with pytest.raises((ConnectionResetError, BrokenPipeError)):
+        while time.monotonic() < deadline:  # the server resets the connection
+            stuck.sendall(ping_frame())
+            time.sleep(0.1)
+    stuck.close()
+    with chat(f"{server.url}/robots/ada") as ws:  # everyone else is fine
+        assert ws.recv()
+    server.stop()
+    assert "cut off a client that stopped reading" in server.log()
+
+
+def test_ctrl_c_ends_the_server_with_a_client_that_never_reads(server) -> None:
+    """Shutdown should not wait on a client that stopped reading."""
+    stuck = flood_without_reading(server.port, "/robots/ada")
+    with chat(f"{server.url}/robots/dusty") as polite:
+        polite.recv()
+        server.process.send_signal(signal.SIGINT)
+        assert receive_close(polite) == (1001, "server shutdown")
+    assert server.process.wait(timeout=5) == 0
+    stuck.close()
+
+
+def test_clients_that_reset_leave_no_traceback(server) -> None:
+    """Connections reset mid-handshake or mid-chat cost one short line at most."""
+    for _ in range(20):
+        reset(raw_websocket(server.port, "/robots/ada"))  # right after the handshake
+        mid_chat = raw_websocket(server.port, "/robots/bolt")
+        mid_chat.sendall(text_frame("hello!") * 20)
+        reset(mid_chat)
+    with chat(f"{server.url}/robots/ada") as ws:
+        assert ws.recv()
+    server.stop()
+    lines = server.log().splitlines()
+    assert len([line for line in lines if "chat ended" in line]) <= 40
+    assert not [line for line in lines if line.startswith(" ")]  # no stack frames

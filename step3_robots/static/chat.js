@@ -78,13 +78,20 @@ function openChat(robot) {
   sendButton.disabled = false;
   setStatus("connecting", "Connecting…");
 
-  socket = new WebSocket(chatUrl(robot));
-  socket.addEventListener("open", () => {
+  // Events of a date we have left (its close can arrive after the next date began)
+  // must not touch the page: each listener checks that its socket is still current.
+  const ws = new WebSocket(chatUrl(robot));
+  socket = ws;
+  ws.addEventListener("open", () => {
+    if (ws !== socket) return;
     setStatus("open", "Connected");
     input.focus();
   });
-  socket.addEventListener("message", (event) => addMessage("robot", event.data));
-  socket.addEventListener("close", (event) => {
+  ws.addEventListener("message", (event) => {
+    if (ws === socket) addMessage("robot", event.data);
+  });
+  ws.addEventListener("close", (event) => {
+    if (ws !== socket) return;
     const reason = event.reason ? `: ${event.reason}` : "";
     setStatus("closed", `Closed (code ${event.code}${reason})`);
     input.disabled = true;

@@ -1,0 +1,111 @@
+"""What aiohttp 3.14.5 does that a careful server would not (docs/known-limits.md).
+
+Each test reproduces one behaviour with a bare aiohttp handler and a raw socket, and
+asserts it *still happens*. When an aiohttp upgrade fixes one, its test fails: update
+the page (and drop any workaround in the stages) then.
+"""
+
+import asyncio
+import gc
+import weakref
+
+import pytest
+from aiohttp import WSMsgType, web
+from aiohttp.test_utils import TestServer
+
+HANDSHAKE = (
+    "GET / HTTP/{http}\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: {version}\r\n\r\n"
+)
+MASK = b"\x00\x00\x00\x00"  # a zero mask leaves the payload as it is
+
+
+async def echo(request: web.Request) -> web.WebSocketResponse:
+    """The plainest handler: aiohttp's defaults, a heartbeat, and an echo."""
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    request.app[sockets].add(ws)
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+            if msg.data == "bye":
+                await ws.close()
+    return ws
+
+
+sockets = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+
+
+@pytest.fixture
+async def bare_server(aiohttp_server) -> TestServer:
+    app = web.Application()
+    app[sockets] = weakref.WeakSet()
+    app.add_routes([web.get("/", echo)])
+    return await aiohttp_server(app)
+
+
+async def handshake(
+    server: TestServer, http: str = "1.1", version: str = "13"
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(HANDSHAKE.format(http=http, version=version).encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    return reader, writer, head
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    first, length = await asyncio.wait_for(reader.readexactly(2), 5)
+    return first & 0x0F, await reader.readexactly(length & 0x7F)
+
+
+async def test_unmasked_client_frames_are_accepted(bare_server) -> None:
+    """RFC 6455 5.1: a server must close on an unmasked frame. aiohttp answers it."""
+    reader, writer, head = await handshake(bare_server)
+    assert head.startswith(b"HTTP/1.1 101")
+    writer.write(b"\x81\x05hello")  # mask bit off
+    assert await read_frame(reader) == (0x1, b"hello")
+    writer.close()
+
+
+async def test_http_1_0_upgrades_are_accepted(bare_server) -> None:
+    """RFC 6455 4.1 asks for HTTP/1.1 or higher. aiohttp upgrades HTTP/1.0 too."""
+    _reader, writer, head = await handshake(bare_server, http="1.0")
+    assert head.startswith(b"HTTP/1.0 101")
+    writer.close()
+
+
+async def test_an_unsupported_version_gets_400_without_the_version_header(
+    bare_server,
+) -> None:
+    """RFC 6455 4.4 asks for 426 and Sec-WebSocket-Version. prepare() sends 400."""
+    _reader, writer, head = await handshake(bare_server, version="99")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"sec-websocket-version" not in head.lower()
+    writer.close()
+
+
+async def test_close_code_1006_from_a_client_is_accepted(bare_server) -> None:
+    """1006 must never be sent (RFC 6455 7.4.1); aiohttp takes it as a normal close."""
+    reader, writer, _head = await handshake(bare_server)
+    writer.write(b"\x88\x82" + MASK + (1006).to_bytes(2, "big"))
+    opcode, payload = await read_frame(reader)
+    assert opcode == 0x8 and payload[:2] == (1000).to_bytes(2, "big")  # not 1002
+    writer.close()
+
+
+async def test_a_closed_chat_is_held_by_its_heartbeat(bare_server) -> None:
+    """After the server closes, the client's answer restarts the heartbeat timer,
+    and the timer holds the finished chat for 30-45 s (stage 3's ChatWebSocket fixes).
+    """
+    reader, writer, _head = await handshake(bare_server)
+    writer.write(b"\x81\x83" + MASK + b"bye")
+    assert await read_frame(reader) == (0x1, b"bye")
+    opcode, _payload = await read_frame(reader)  # the server closes
+    assert opcode == 0x8
+    writer.write(b"\x88\x82" + MASK + (1000).to_bytes(2, "big"))  # our answer
+    await writer.drain()
+    await asyncio.sleep(0.3)  # the server's close() returns
+    gc.collect()
+    assert len(bare_server.app[sockets]) == 1  # still in memory
+    writer.close()
