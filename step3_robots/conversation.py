@@ -106,7 +106,7 @@ class Conversation:
 
     def pick(self, topic: str) -> str:
         lines = self.robot.lines[topic]
-        line = self.rng.choice(lines)
+        line = lines[int(self.rng.random() * len(lines))]  # rng.choice(), but cheaper
         if line == self.last_line:  # then the next one: never the same line twice
             line = lines[(lines.index(line) + 1) % len(lines)]
         self.last_line = line

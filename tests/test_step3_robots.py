@@ -422,3 +422,26 @@ def test_clients_that_reset_leave_no_traceback(server) -> None:
     lines = server.log().splitlines()
     assert len([line for line in lines if "chat ended" in line]) <= 40
     assert not [line for line in lines if line.startswith(" ")]  # no stack frames
+
+
+def test_ctrl_c_with_every_kind_of_client_connected(server) -> None:
+    """Stuck, half-way and polite clients at once: all polite ones get 1001, fast."""
+    stuck = flood_without_reading(server.port, "/robots/ada")
+    half_request = socket.create_connection(("127.0.0.1", server.port))
+    half_request.sendall(b"GET /robots/ada HTTP/1.1\r\nHost: x\r\n")  # no end
+    half_frame = raw_websocket(server.port, "/robots/bolt")
+    half_frame.sendall(b"\x81\xfe\x0f\xff")  # a 4,095-byte frame, never sent
+    with (
+        chat(f"{server.url}/robots/clank") as polite,
+        chat(
+            server.url, header=["Sec-WebSocket-Extensions: permessage-deflate"]
+        ) as deflate,
+    ):
+        polite.recv()
+        deflate.recv()
+        server.process.send_signal(signal.SIGINT)
+        assert receive_close(polite) == (1001, "server shutdown")
+        assert receive_close(deflate) == (1001, "server shutdown")
+    assert server.process.wait(timeout=5) == 0
+    for sock in (stuck, half_request, half_frame):
+        sock.close()
