@@ -57,7 +57,7 @@ async def send(ws: ClientWebSocketResponse, line: str) -> None:
         await ws.send_str(line)
 
 
-def read_input(lines: asyncio.Queue) -> None:
+def read_input(lines: asyncio.Queue[str | None]) -> None:
     """Read stdin in a thread (the portable way), and pass each line to the loop."""
     loop = asyncio.get_running_loop()
 
