@@ -31,7 +31,7 @@ DEV_INSTALLED := $(VENV)/.dev-installed-$(PY_VERSION)
 # With PY's own pip, .venv needs no copy of pip: that saves `make run` about 4 s.
 OUTER_PIP := $(filter True,$(word 4,$(PY_INFO)))
 PIP_INSTALL := $(if $(OUTER_PIP),$(PY) -m pip --python $(PYTHON),$(PYTHON) -m pip) \
-	install --quiet --disable-pip-version-check --no-compile
+	install --quiet --disable-pip-version-check
 
 .PHONY: install install-dev python-runs python-tests run test matrix lint clean \
 	screenshot check bench bench-instructions
@@ -48,11 +48,12 @@ $(VENV_MADE): | python-runs
 	touch $@
 
 $(RUN_INSTALLED): requirements.txt constraints.txt | $(VENV_MADE)
-	$(PIP_INSTALL) -r requirements.txt
+	$(PIP_INSTALL) --no-compile -r requirements.txt  # bytecode later, as imported
 	touch $@
 
 $(DEV_INSTALLED): requirements-dev.txt $(RUN_INSTALLED) | python-tests
 	$(PIP_INSTALL) -r requirements-dev.txt
+	$(PYTHON) -m compileall -q $(VENV)/lib  # the tests start many servers: compile once
 	touch $@
 
 install: $(RUN_INSTALLED)
@@ -91,10 +92,12 @@ check: install-dev
 	@test -n "$(SRC)" || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
 	$(PYTHON) -m tests.check $(STEP) "$(SRC)"
 
-# Every server under the same load, side by side (a few minutes).
+# Every server under the same load, side by side, and a chart of it in
+# docs/bench.png (about three minutes on two cores).
 bench: install-dev
 	$(PYTHON) -m bench.run
 
-# The same comparison in CPU instructions per message: steady on a noisy machine.
+# CPU instructions per message, under valgrind: steady on a noisy machine
+# (two or three minutes).
 bench-instructions: install-dev
 	$(PYTHON) -m bench.instructions

@@ -1,58 +1,221 @@
-"""`make bench`: the same load against stage 2 and stage 3, side by side.
+"""`make bench`: every server under the same load, side by side, and a chart of it.
 
-Three servers start on free loopback ports: a picows echo server that costs next to
-nothing (its figure is the load generator's own ceiling), stage 2 and stage 3. Each
-is warmed first by a few chats that talk and close: a Python server that has never
-seen a connection close runs at about half speed (glibc keeps mapping and unmapping
-asyncio's read buffer until one is freed). The chat load then runs in rounds that
-take turns between the servers, and each keeps its best round, because a small
-shared machine is noisy. Everything is bounded in connections and time.
+The servers in CONTENDERS start on free loopback ports: a picows echo that costs next
+to nothing (its figure is the load generator's own ceiling), a bare aiohttp echo with
+stage 3's heartbeat and size limit (what aiohttp itself costs; all above it is the
+stage's own code), a bare echo on the websockets library, the stages, and the
+production path (gunicorn with deploy/gunicorn.conf.py and one worker). Stages that
+do not exist yet are skipped.
+
+Each server is warmed first by a few chats that talk and close: a Python server that
+has never seen a connection close runs at about half speed (glibc keeps mapping and
+unmapping asyncio's read buffer until one is freed). On Linux the servers run on one
+core and the load generator on another, so they never fight over a core. The chat
+load then runs in rounds that take turns between the servers, and each keeps its best
+round, because a small shared machine is noisy. Memory per idle chat follows, then
+memory figures of stage 3, each in a fresh process. Everything is bounded in
+connections and time, and talks over loopback only.
 """
 
+import argparse
 import json
-import os
-import platform
+import runpy
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import psutil
 
-from bench.load import allow_many_sockets
-from harness import free_port, start_server, wait_until_listening
+from bench import chart, machine
+from bench.load import TALKING, TIME_IS_UP, allow_many_sockets
+from bench.report import Figures, Memory, Ratio, report
+from harness import ROOT, free_port, wait_until_listening
 
 CHATS = 100
 SECONDS = 5
 ROUNDS = 3
+WARM_UP_CHATS = 10
 IDLE_CHATS = 2000
+BYE_CHATS = 6000
+SETTLE_SECONDS = 2  # after the bye chats, before the memory is read
 MANY_IDLE_CHATS = 10_000
+CHART = ROOT / "docs" / "bench.png"
+
+# The deployment config alone names the app it serves; read it from there.
+DEPLOY_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+DEPLOYED = runpy.run_path(str(DEPLOY_CONFIG))
+DEPLOYED_STAGE = DEPLOYED["wsgi_app"].partition(".")[0]
+DEPLOYED_LOOP = "uvloop" if "UVLoop" in DEPLOYED["worker_class"] else "asyncio"
+MEMORY_STAGE = "step3_robots"
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A server to measure, and how to start it on a free port."""
+
+    key: str
+    label: str
+    command: tuple[str, ...]  # after `python`; "{port}" becomes the port
+    path: str = "/"
+    greeting: bool = False  # the server speaks first (a robot's greeting)
+    stage: str | None = None  # the stage folder it needs; skipped until it exists
+    forks_worker: bool = False  # gunicorn: the worker, not the master, serves
+
+
+def stage_label(folder: str) -> str:
+    return f"stage {folder.removeprefix('step')[0]}"  # "step3_robots" -> "stage 3"
+
+
+def stage(
+    folder: str, path: str = "/robots/ada", greeting: bool = True, label: str = ""
+) -> Contender:
+    """A stage started the way a learner starts it: python -m <folder>."""
+    return Contender(
+        key=folder,
+        label=label or stage_label(folder),
+        command=("-m", folder, "--host", "127.0.0.1", "--port", "{port}"),
+        path=path,
+        greeting=greeting,
+        stage=folder,
+    )
+
+
+def echo(name: str, label: str) -> Contender:
+    return Contender(name, label, ("-m", f"bench.{name}", "--port", "{port}"))
+
+
+# One line per server; the table and the chart follow this order.
+CONTENDERS = [
+    echo("picows_echo", "picows echo (the generator's ceiling)"),
+    echo("aiohttp_echo", "aiohttp echo, same heartbeat"),
+    echo("websockets_echo", "websockets echo"),
+    stage("step2_loop", path="/", greeting=False),
+    stage("step3_robots"),
+    Contender(
+        key="gunicorn",
+        label=f"{stage_label(DEPLOYED_STAGE)}, gunicorn, 1 {DEPLOYED_LOOP} worker",
+        command=(
+            *("-m", "gunicorn", "--config", str(DEPLOY_CONFIG)),
+            *("--workers", "1", "--bind", "127.0.0.1:{port}"),
+        ),
+        path="/robots/ada",
+        greeting=True,
+        stage=DEPLOYED_STAGE,
+        forks_worker=True,
+    ),
+    stage("step4_party", label="stage 4, one-to-one chats"),
+]
+# The targets of issue 12: stage 3 keeps most of what aiohttp itself can do, and
+# the production path is faster than `python -m`.
+RATIOS = [
+    Ratio("step3_robots", over="aiohttp_echo", at_least=0.90),
+    Ratio("gunicorn", over=DEPLOYED_STAGE, at_least=1.05),
+]
+
+
+def cores_apart() -> tuple[int, int] | None:
+    """A core for the servers and another for the load generator (Linux, 2+ cores)."""
+    if not hasattr(psutil.Process, "cpu_affinity"):
+        return None  # macOS cannot pin a process to a core
+    cores = psutil.Process().cpu_affinity()
+    return (cores[0], cores[1]) if len(cores) >= 2 else None
+
+
+CORES = cores_apart()
+SERVERS, GENERATOR = 0, 1  # which of the two cores
+
+
+def pin(process: psutil.Process, side: int) -> None:
+    """Keep a process and its children on the servers' core or the generator's."""
+    if CORES is not None:
+        for each in (process, *process.children(recursive=True)):
+            each.cpu_affinity([CORES[side]])
 
 
 @dataclass
-class Target:
-    name: str
+class Running:
+    contender: Contender
     url: str
-    process: psutil.Process
+    process: psutil.Process  # the process that serves the chats
 
 
-def run_generator(url: str, *options: str, on_line=print) -> dict:
-    """Run bench.load to the end, pass on its progress, and return its result."""
-    command = [sys.executable, "-m", "bench.load", url, "--json", *options]
-    if "/robots/" in url:
-        command.append("--greeting")  # stage 3's robots speak first
+def start(stack: ExitStack, contender: Contender, folder: Path) -> Running:
+    """Start a server, stopped when `stack` closes; warm it up, and pin it."""
+    port = free_port()
+    log_path = folder / f"{contender.key}.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, *(part.format(port=port) for part in contender.command)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    stack.callback(stop, process)
+    try:
+        wait_until_listening(port, process, seconds=15)
+    except RuntimeError:
+        raise RuntimeError(f"{contender.label}:\n{log_path.read_text()}") from None
+    server = psutil.Process(process.pid)
+    pin(server, SERVERS)
+    if contender.forks_worker:
+        server = the_worker(server)
+        pin(server, SERVERS)
+    running = Running(contender, f"ws://127.0.0.1:{port}{contender.path}", server)
+    run_generator(running, "--chats", str(WARM_UP_CHATS), "--seconds", "1")
+    print(f"{contender.label}: warmed up by {WARM_UP_CHATS} chats that talked, closed")
+    return running
+
+
+def the_worker(master: psutil.Process) -> psutil.Process:
+    """gunicorn's master listens before its worker has booted: wait for the worker."""
+    deadline = time.monotonic() + 15
+    while not master.children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return master.children()[0]
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()  # every server here ends gracefully on SIGTERM, or just ends
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_generator(
+    running: Running,
+    *options: str,
+    module: str = "bench.load",
+    on_line: Callable[[str, psutil.Process], None] | None = None,
+) -> dict:
+    """Run a load generator to the end, print its progress, and return its result.
+
+    `on_line` sees each line of progress as it comes, and the generator's process.
+    """
+    command = [sys.executable, "-m", module, running.url, "--json", *options]
+    if running.contender.greeting:
+        command.append("--greeting")
     result = {}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as load:
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as load:
+        generator = psutil.Process(load.pid)
+        pin(generator, GENERATOR)
+        assert load.stdout is not None  # stdout=PIPE above
         for line in load.stdout:
             if line.startswith("{"):
                 result = json.loads(line)
-            else:
-                on_line(line.rstrip())
+                continue
+            print(line.rstrip())
+            if on_line is not None:
+                on_line(line.rstrip(), generator)
     if load.returncode != 0:
-        raise RuntimeError(f"the load generator failed with {load.returncode}")
+        raise RuntimeError(f"{module} failed with {load.returncode}")
     return result
 
 
@@ -61,119 +224,152 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def children_cpu_seconds() -> float:
-    times = os.times()
-    return times.children_user + times.children_system
+def chat_load(running: Running) -> Figures:
+    """CHATS chats talk for SECONDS; CPU time counts only while they talk."""
+    contender = running.contender
+    print(f"{contender.label}: {CHATS} chats talking for {SECONDS} s")
+    marks = {}  # the clock and both sides' CPU time when the talk starts and stops
 
+    def mark(line: str, generator: psutil.Process) -> None:
+        if line in (TALKING, TIME_IS_UP):
+            marks[line] = (
+                time.monotonic(),
+                cpu_seconds(running.process),
+                cpu_seconds(generator),
+            )
 
-def chat_load(target: Target) -> dict:
-    print(f"{target.name}: {CHATS} chats talking for {SECONDS} s")
-    server_before, generator_before = (
-        cpu_seconds(target.process),
-        children_cpu_seconds(),
+    result = run_generator(
+        running, "--chats", str(CHATS), "--seconds", str(SECONDS), on_line=mark
     )
-    started = time.monotonic()
-    result = run_generator(target.url, "--chats", str(CHATS), "--seconds", str(SECONDS))
-    wall = time.monotonic() - started
-    server_cpu = cpu_seconds(target.process) - server_before
+    wall, server, generator = (
+        stop - start
+        for start, stop in zip(marks[TALKING], marks[TIME_IS_UP], strict=True)
+    )
     messages = result["messages_per_second"] * SECONDS
-    result["server_us_per_msg"] = 1e6 * server_cpu / messages if messages else 0.0
-    result["server_cpu_%"] = 100 * server_cpu / wall
-    result["generator_cpu_%"] = 100 * (children_cpu_seconds() - generator_before) / wall
-    return result
-
-
-def kib_per_idle_chat(target: Target) -> float:
-    print(f"{target.name}: {IDLE_CHATS} idle chats")
-    rss_before = target.process.memory_info().rss
-    rss_open = rss_before
-
-    def on_line(line: str) -> None:
-        nonlocal rss_open
-        print(line)
-        if "idle chats open" in line:
-            rss_open = target.process.memory_info().rss
-
-    run_generator(target.url, "--idle", str(IDLE_CHATS), on_line=on_line)
-    return (rss_open - rss_before) / IDLE_CHATS / 1024
-
-
-def start_echo(stack: ExitStack) -> Target:
-    port = free_port()
-    command = [sys.executable, "-m", "bench.echo", "--port", str(port)]
-    echo = stack.enter_context(subprocess.Popen(command))
-    stack.callback(echo.terminate)
-    wait_until_listening(port, echo, seconds=10)
-    return Target("echo", f"ws://127.0.0.1:{port}/", psutil.Process(echo.pid))
-
-
-def start_stage(stack: ExitStack, stage: str, path: str, folder: Path) -> Target:
-    server = start_server(stage, folder / f"{stage}.log")
-    stack.callback(server.stop)
-    return Target(stage, server.url + path, psutil.Process(server.process.pid))
-
-
-def hold_many_idle_chats(folder: Path) -> dict:
-    with ExitStack() as stack:
-        target = start_stage(stack, "step3_robots", "/robots/ada", folder)
-        print(f"step3_robots: {MANY_IDLE_CHATS} idle chats in a fresh process")
-        return run_generator(target.url, "--idle", str(MANY_IDLE_CHATS))
-
-
-def print_report(best: dict, kib: dict, many: dict) -> None:
-    two, three = best["step2_loop"], best["step3_robots"]
-    two["kib_per_idle_chat"] = kib["step2_loop"]
-    three["kib_per_idle_chat"] = kib["step3_robots"]
-    heading = f"best of {ROUNDS} rounds"
-    print(f"\n{heading:20}{'stage 2':>10}{'stage 3':>10}{'3 / 2':>8}")
-    for key in two:
-        ratio = f"{three[key] / two[key]:8.2f}" if two[key] else f"{'-':>8}"
-        print(f"{key:20}{two[key]:10.1f}{three[key]:10.1f}{ratio}")
-    ceiling = best["echo"]["messages_per_second"]
-    print(f"\nload generator's ceiling (echo server): {ceiling:.0f} messages/s")
-    for stage in ("step2_loop", "step3_robots"):
-        server, generator = best[stage]["server_cpu_%"], best[stage]["generator_cpu_%"]
-        side = "server" if server >= generator else "load generator"
-        share = best[stage]["messages_per_second"] / ceiling
-        print(
-            f"{stage}: the {side} is the bottleneck (server {server:.0f} %, "
-            f"generator {generator:.0f} % of a core; {share:.0%} of the ceiling)"
-        )
-    print(
-        f"step3_robots held {many['opened']} idle chats in one process, "
-        f"{many['errors']} errors"
+    return Figures(
+        key=contender.key,
+        label=contender.label,
+        ours=contender.stage is not None,
+        messages_per_second=result["messages_per_second"],
+        p50_ms=result["p50_ms"],
+        p99_ms=result["p99_ms"],
+        errors=result["errors"],
+        server_us_per_message=1e6 * server / messages if messages else 0.0,
+        server_cpu=100 * server / wall,
+        generator_cpu=100 * generator / wall,
     )
+
+
+def kib_per_idle_chat(
+    running: Running, *options: str, module: str = "bench.load", how: str = ""
+) -> dict:
+    """Open IDLE_CHATS quiet chats; the server's memory growth per chat, in KiB."""
+    print(f"{running.contender.label}: {IDLE_CHATS} idle chats{how}")
+    rss_before = rss_open = running.process.memory_info().rss
+
+    def measure(line: str, _generator: psutil.Process) -> None:
+        nonlocal rss_open
+        if "idle chats open" in line:
+            rss_open = running.process.memory_info().rss
+
+    result = run_generator(
+        running, "--idle", str(IDLE_CHATS), *options, module=module, on_line=measure
+    )
+    return {**result, "kib": (rss_open - rss_before) / IDLE_CHATS / 1024}
+
+
+def idle_chats_from_aiohttp(contender: Contender, folder: Path, offer: bool) -> dict:
+    """KiB per idle chat in a fresh server, the client offering compression or not."""
+    with ExitStack() as stack:
+        running = start(stack, contender, folder)
+        if offer:
+            options, how = ["--offer-deflate"], " offering compression"
+        else:
+            options, how = [], " not offering compression"
+        return kib_per_idle_chat(running, *options, module="bench.compression", how=how)
+
+
+def measure_memory(folder: Path) -> Memory:
+    """Stage 3's memory: each figure in a fresh process, unmixed with the others."""
+    contender = next(c for c in CONTENDERS if c.key == MEMORY_STAGE)
+    offered = idle_chats_from_aiohttp(contender, folder, offer=True)
+    not_offered = idle_chats_from_aiohttp(contender, folder, offer=False)
+    with ExitStack() as stack:
+        running = start(stack, contender, folder)
+        print(f"{contender.label}: {BYE_CHATS} chats say bye")
+        rss_before = running.process.memory_info().rss
+        bye = run_generator(running, "--bye", str(BYE_CHATS))
+        time.sleep(SETTLE_SECONDS)
+        bye_mb = (running.process.memory_info().rss - rss_before) / 1e6
+    with ExitStack() as stack:
+        running = start(stack, contender, folder)
+        print(f"{contender.label}: {MANY_IDLE_CHATS} idle chats")
+        many = run_generator(running, "--idle", str(MANY_IDLE_CHATS))
+    return Memory(
+        label=contender.label,
+        idle_chats=IDLE_CHATS,
+        kib_offered=offered["kib"],
+        kib_not_offered=not_offered["kib"],
+        compressed=offered["compressed"],
+        bye_chats=BYE_CHATS,
+        bye_finished=bye["finished"],
+        bye_errors=bye["errors"],
+        bye_mb=bye_mb,
+        settle_seconds=SETTLE_SECONDS,
+        many_chats=MANY_IDLE_CHATS,
+        many_opened=many["opened"],
+        many_errors=many["errors"],
+    )
+
+
+def present(contender: Contender) -> bool:
+    return contender.stage is None or (ROOT / contender.stage / "__main__.py").exists()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chart", type=Path, default=CHART, help="the PNG to write")
+    args = parser.parse_args()
+    began = time.monotonic()
     allow_many_sockets()  # the servers started below inherit the higher limit
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, "
-        f"Python {platform.python_version()}, {platform.system()}"
-    )
-    with tempfile.TemporaryDirectory() as name, ExitStack() as stack:
-        folder = Path(name)
-        targets = [
-            start_echo(stack),
-            start_stage(stack, "step2_loop", "/", folder),
-            start_stage(stack, "step3_robots", "/robots/ada", folder),
-        ]
-        for target in targets:
-            run_generator(target.url, "--chats", "10", "--seconds", "1")
-            print(f"{target.name}: warmed up by 10 chats that talked, then closed")
-        best: dict[str, dict] = {}
-        for _round in range(ROUNDS):
-            for target in targets:
-                result = chat_load(target)
-                if result["messages_per_second"] > best.get(target.name, {}).get(
-                    "messages_per_second", -1
-                ):
-                    best[target.name] = result
-        kib = {target.name: kib_per_idle_chat(target) for target in targets[1:]}
+    description = machine.describe()
+    print(f"machine: {description}")
+    if CORES is None:
+        print("servers and load generator share the cores (pinning needs Linux)")
+    else:
+        print(f"servers run on core {CORES[0]}, the load generator on core {CORES[1]}")
+    contenders = [c for c in CONTENDERS if present(c)]
     with tempfile.TemporaryDirectory() as name:
-        many = hold_many_idle_chats(Path(name))
-    print_report(best, kib, many)
+        folder = Path(name)
+        with ExitStack() as stack:
+            servers = [start(stack, contender, folder) for contender in contenders]
+            best: dict[str, Figures] = {}
+            for _round in range(ROUNDS):
+                for running in servers:
+                    figures = chat_load(running)
+                    key = running.contender.key
+                    if key not in best or (
+                        figures.messages_per_second > best[key].messages_per_second
+                    ):
+                        best[key] = figures
+            for running in servers:
+                best[running.contender.key].kib_per_idle_chat = kib_per_idle_chat(
+                    running
+                )["kib"]
+        memory = measure_memory(folder)
+    results = [best[c.key] for c in contenders]
+    heading = f"best of {ROUNDS} rounds"
+    print(f"\nmachine: {description}")
+    print(report(results, RATIOS, memory, heading))
+    chart.draw(
+        results,
+        title=f"make bench: {CHATS} chats at once, best of {ROUNDS} rounds of "
+        f"{SECONDS} s; {IDLE_CHATS:,} idle chats",
+        caption=f"{description}, {date.today():%d %B %Y}",
+        path=args.chart,
+    )
+    print(f"\nchart: {args.chart}")
+    print(f"make bench took {time.monotonic() - began:.0f} s")
 
 
 if __name__ == "__main__":

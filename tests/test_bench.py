@@ -1,21 +1,31 @@
-"""The benchmark's load generator still works: a tiny run against stage 2 and 3.
+"""The benchmark still works: its servers, its clients, its report and its chart.
 
-These are smoke tests: they check what the generator reports, never how fast
-anything was. Speed is for `make bench` to print, not for tests to assert.
+These are smoke tests: they check what the tools report, never how fast anything
+was. Speed is for `make bench` to print, not for tests to assert.
 """
 
 import json
+import runpy
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from harness import ROOT
+from bench import aiohttp_echo, websockets_echo
+from bench.chart import draw
+from bench.report import Figures, Memory, Ratio, report
+from harness import ROOT, free_port, wait_until_listening
+from step3_robots import app as stage3
+from tests.wsclient import chat, receive_close
+
+ECHOES = ["bench.picows_echo", "bench.aiohttp_echo", "bench.websockets_echo"]
 
 
-def run_load(url: str, *options: str) -> dict:
+def run_load(url: str, *options: str, module: str = "bench.load") -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "bench.load", url, "--json", *options],
+        [sys.executable, "-m", module, url, "--json", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -23,6 +33,28 @@ def run_load(url: str, *options: str) -> dict:
         check=True,
     )
     return json.loads(result.stdout.splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def echo_urls() -> Iterator[dict[str, str]]:
+    """Each echo server started as `make bench` starts it, all at once: their URLs."""
+    ports = {module: free_port() for module in ECHOES}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        for module, port in ports.items()
+    ]
+    try:
+        for process, port in zip(processes, ports.values(), strict=True):
+            wait_until_listening(port, process, seconds=10)
+        yield {module: f"ws://127.0.0.1:{port}/" for module, port in ports.items()}
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait()
 
 
 @pytest.mark.stage("step2_loop")
@@ -39,3 +71,138 @@ def test_idle_load_opens_every_chat(server) -> None:
         f"{server.url}/robots/ada", "--greeting", "--idle", "50", "--hold", "0"
     )
     assert report == {"opened": 50, "errors": 0}
+
+
+@pytest.mark.stage("step3_robots")
+def test_bye_load_ends_every_date_with_the_farewell_and_the_close(server) -> None:
+    """Each bye chat counts only once it read the farewell and then the close."""
+    report = run_load(f"{server.url}/robots/ada", "--greeting", "--bye", "20")
+    assert report == {"finished": 20, "errors": 0}
+
+
+@pytest.mark.parametrize("module", ECHOES)
+def test_echo_server_sends_each_message_back(echo_urls: dict, module: str) -> None:
+    with chat(echo_urls[module]) as ws:
+        for message in ("hello!", "how are you?"):
+            ws.send(message)
+            assert ws.recv() == message
+
+
+def test_echoes_keep_stage_3s_heartbeat_and_size_limit() -> None:
+    """The baselines are fair only with stage 3's own settings."""
+    heartbeat = stage3.create_app()[stage3.heartbeat]
+    for echo in (aiohttp_echo, websockets_echo):
+        assert echo.HEARTBEAT_SECONDS == heartbeat
+        assert echo.MAX_MESSAGE_BYTES == stage3.MAX_MESSAGE_BYTES
+
+
+@pytest.mark.parametrize("module", ["bench.aiohttp_echo", "bench.websockets_echo"])
+def test_echo_closes_a_message_of_the_limit_with_1009(
+    echo_urls: dict, module: str
+) -> None:
+    """aiohttp refuses a message of exactly max_msg_size; the websockets echo too."""
+    with chat(echo_urls[module]) as ws:
+        ws.send("x" * aiohttp_echo.MAX_MESSAGE_BYTES)
+        assert receive_close(ws)[0] == 1009
+
+
+@pytest.mark.parametrize(("offer", "compressed"), [(True, 3), (False, 0)])
+def test_idle_client_offers_compression_only_when_asked(
+    echo_urls: dict, offer: bool, compressed: int
+) -> None:
+    """aiohttp's echo accepts permessage-deflate whenever a client offers it."""
+    options = ["--idle", "3", "--hold", "0"] + (["--offer-deflate"] if offer else [])
+    url = echo_urls["bench.aiohttp_echo"]
+    report = run_load(url, *options, module="bench.compression")
+    assert report == {"opened": 3, "compressed": compressed, "errors": 0}
+
+
+def figures(key: str, server_cpu: float, generator_cpu: float) -> Figures:
+    return Figures(
+        key=key,
+        label=key.replace("_", " "),
+        ours=key.startswith("stage"),
+        messages_per_second=1000,
+        p50_ms=1.0,
+        p99_ms=2.0,
+        errors=0,
+        server_us_per_message=500,
+        server_cpu=server_cpu,
+        generator_cpu=generator_cpu,
+        kib_per_idle_chat=10,
+    )
+
+
+def test_report_says_neither_side_is_saturated_below_90_percent() -> None:
+    """59 % of a core for the server and 40 % for the generator name no bottleneck."""
+    text = report([figures("stage_3", 59, 40)], [], None, "best of 3 rounds")
+    assert "neither side is saturated" in text
+    assert "bottleneck" not in text
+
+
+def test_report_points_to_cpu_per_message_when_a_server_was_held_back() -> None:
+    text = report(
+        [figures("stage_3", 59, 40), figures("aiohttp_echo", 99, 60)],
+        [Ratio("stage_3", over="aiohttp_echo", at_least=0.9)],
+        None,
+        "best of 3 rounds",
+    )
+    assert "from server CPU per message: 1.00" in text
+    assert "the second figure is the steadier one" in text
+
+
+def test_report_names_the_side_that_used_a_whole_core() -> None:
+    text = report(
+        [figures("stage_3", 98, 50), figures("picows_echo", 30, 97)],
+        [],
+        None,
+        "best of 3 rounds",
+    )
+    assert "the server is the bottleneck" in text
+    assert "the load generator is the bottleneck" in text
+
+
+def test_report_gives_ratios_and_memory_against_their_targets() -> None:
+    memory = Memory(
+        label="stage 3",
+        idle_chats=10,
+        kib_offered=100,
+        kib_not_offered=10,
+        compressed=10,
+        bye_chats=10,
+        bye_finished=10,
+        bye_errors=0,
+        bye_mb=1.0,
+        settle_seconds=2,
+        many_chats=10,
+        many_opened=10,
+        many_errors=0,
+    )
+    text = report(
+        [figures("stage_3", 99, 50), figures("aiohttp_echo", 99, 60)],
+        [Ratio("stage_3", over="aiohttp_echo", at_least=0.9)],
+        memory,
+        "best of 3 rounds",
+    )
+    assert "stage 3 / aiohttp echo: 1.00 (target ≥ 0.9: met)" in text
+    assert "the second figure is the steadier one" not in text  # both saturated
+    assert "offered / not offered" in text
+    assert "10.00  (target ≤ 1.5: not met)" in text
+
+
+def test_chart_is_written_as_a_png(tmp_path: Path) -> None:
+    chart = tmp_path / "docs" / "bench.png"
+    draw(
+        [figures("picows_echo", 30, 97), figures("stage_3", 98, 50)],
+        title="make bench",
+        caption="a tiny run",
+        path=chart,
+    )
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_gunicorn_config_uses_the_uvloop_worker_where_uvloop_is_installed() -> None:
+    """make bench compares this production path with python -m step3_robots."""
+    pytest.importorskip("uvloop")  # not on Windows: the config falls back then
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert config["worker_class"] == "aiohttp.GunicornUVLoopWebWorker"

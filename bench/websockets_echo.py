@@ -1,0 +1,44 @@
+"""A bare echo written with the websockets library, which a learner might pick instead.
+
+    python -m bench.websockets_echo --port 8082
+
+It keeps stage 3's heartbeat and size limit, and runs on asyncio's own event loop.
+"""
+
+import argparse
+import asyncio
+import contextlib
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosedError
+
+HEARTBEAT_SECONDS = 30  # stage 3's: a ping when a chat has been quiet this long
+MAX_MESSAGE_BYTES = 4096  # stage 3's: this long or longer closes the chat with 1009
+
+
+async def echo(websocket: ServerConnection) -> None:
+    """Send every message straight back."""
+    with contextlib.suppress(ConnectionClosedError):  # a client that just vanished
+        async for message in websocket:
+            await websocket.send(message)
+
+
+async def serve_forever(host: str, port: int) -> None:
+    async with serve(
+        echo,
+        host,
+        port,
+        ping_interval=HEARTBEAT_SECONDS,
+        ping_timeout=HEARTBEAT_SECONDS / 2,  # aiohttp too waits this long for a pong
+        max_size=MAX_MESSAGE_BYTES - 1,  # websockets lets exactly max_size through
+    ) as server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops it; no traceback
+        asyncio.run(serve_forever(args.host, args.port))
