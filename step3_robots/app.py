@@ -26,6 +26,7 @@ PAGE_POLICY = (  # the page may run its own script files, and nothing inline
 chats = web.AppKey(
     "chats", weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport]
 )
+shared_rng = web.AppKey("shared_rng", random.Random)  # the robots' dice
 date_seed = web.AppKey("date_seed", int)  # set by --seed: every date goes the same way
 heartbeat = web.AppKey("heartbeat", float)
 
@@ -57,7 +58,7 @@ async def date(request: web.Request, robot: Robot) -> web.WebSocketResponse:
         await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
         if request.transport is not None:  # None if the client has left already
             request.app[chats][ws] = request.transport
-        conversation = Conversation(robot, random.Random(request.app.get(date_seed)))
+        conversation = Conversation(robot, rng_for_a_date(request.app))
         await ws.send_str(robot.greeting)
         async for msg in ws:  # a CLOSE from the client ends the loop
             if msg.type is WSMsgType.TEXT:
@@ -77,7 +78,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     """Browsers get the web page; WebSocket clients get a blind date."""
     if not web.WebSocketResponse().can_prepare(request):
         return web.FileResponse(STATIC / "index.html")
-    return await date(request, random.Random(request.app.get(date_seed)).choice(ROBOTS))
+    return await date(request, rng_for_a_date(request.app).choice(ROBOTS))
 
 
 async def robot_chat(request: web.Request) -> web.WebSocketResponse:
@@ -95,6 +96,13 @@ async def robot_chat(request: web.Request) -> web.WebSocketResponse:
             "to chat in your browser.",
         )
     return await date(request, robot)
+
+
+def rng_for_a_date(app: web.Application) -> random.Random:
+    """With --seed, every date gets dice seeded alike, so every date repeats."""
+    if date_seed in app:
+        return random.Random(app[date_seed])
+    return app[shared_rng]  # 2.5 KB of state: one set for all dates is plenty
 
 
 async def profiles(request: web.Request) -> web.Response:
@@ -174,6 +182,7 @@ def create_app(
     """Build the app; with a `seed`, every date goes the same way."""
     app = web.Application()
     app[chats] = weakref.WeakKeyDictionary()
+    app[shared_rng] = random.Random()
     if seed is not None:
         app[date_seed] = seed
     app[heartbeat] = heartbeat_seconds  # a peer that misses a ping is dropped

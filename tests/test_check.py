@@ -13,9 +13,9 @@ from harness import ROOT
 PYCACHE = shutil.ignore_patterns("__pycache__")
 
 
-def check(step: str, folder: Path) -> subprocess.CompletedProcess:
+def check(step: str, folder: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "tests.check", step, str(folder)],
+        [sys.executable, "-m", "tests.check", step, str(folder), *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -45,6 +45,74 @@ def test_stage_1_checked_as_stage_2_fails_and_says_why(tmp_path: Path) -> None:
     assert "✗ The server should keep the connection open after the first reply." in (
         result.stdout
     )
+
+
+def copy_with_a_change(step: str, folder: Path, old: str, new: str) -> Path:
+    """A learner's copy of a stage, with one line of app.py typed differently."""
+    copy = shutil.copytree(ROOT / step, folder, ignore=PYCACHE)
+    app = copy / "app.py"
+    assert old in app.read_text()
+    app.write_text(app.read_text().replace(old, new))
+    return copy
+
+
+def failures(result: subprocess.CompletedProcess) -> list[str]:
+    """Each ✗ line of the check, with the reason printed under it."""
+    lines = result.stdout.splitlines()
+    return [
+        f"{line.strip()} | {lines[n + 1].strip()}"
+        for n, line in enumerate(lines)
+        if line.lstrip().startswith("✗")
+    ]
+
+
+def test_the_echo_exercise_fails_only_the_reply_text(tmp_path: Path) -> None:
+    """Chapter 1's exercise changes the reply, and only the reply's test says so."""
+    copy = copy_with_a_change(
+        "step1_hello",
+        tmp_path / "echo",
+        'await ws.send_str("hello world!")',
+        'await ws.send_str(f"you said: {msg.data}")',
+    )
+    assert failures(check("step1_hello", copy)) == [
+        '✗ The server should answer the first message with "hello world!". '
+        "| the reply was 'you said: hello!'"
+    ]
+
+
+def test_a_forgotten_await_is_named_as_such(tmp_path: Path) -> None:
+    """Deleting `await` gets "did you forget an await?", not WSMessageTypeError."""
+    copy = copy_with_a_change(
+        "step1_hello", tmp_path / "no-await", "await ws.send_str(", "ws.send_str("
+    )
+    result = check("step1_hello", copy)
+    reasons = [failure.split(" | ")[1] for failure in failures(result)]
+    assert reasons
+    hint = "did you forget an await? Python says: coroutine "
+    assert all(reason.startswith(hint) for reason in reasons), reasons
+    assert "WSMessageTypeError" not in result.stdout
+
+
+def test_a_chat_on_shutdown_cannot_find_fails_in_seconds_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    """A chat on_shutdown cannot see: each test waits 5 s, then says what it wanted."""
+    copy = copy_with_a_change(
+        "step2_loop",
+        tmp_path / "no-register",
+        "    if request.transport is not None:  # None if the client has left already\n"
+        "        request.app[chats][ws] = request.transport\n",
+        "",
+    )
+    some = "shutdown_says_goodbye or (stops_at_once and ctrl)"
+    result = check("step2_loop", copy, "-k", some)
+    expected = (
+        "expected close code 1001 within 5 s of the shutdown, and none came: "
+        "is every chat kept where on_shutdown finds it?"
+    )
+    reasons = [failure.split(" | ")[1] for failure in failures(result)]
+    assert reasons == [expected, expected]  # each test's own bounded wait, not ours
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_a_folder_that_is_not_a_stage_gets_a_clear_message(tmp_path: Path) -> None:

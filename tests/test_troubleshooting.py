@@ -1,4 +1,4 @@
-"""The README's Troubleshooting section describes real failures: here they happen."""
+"""The book's Troubleshooting page describes real failures: here they happen."""
 
 import subprocess
 import sys
