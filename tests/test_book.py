@@ -304,6 +304,8 @@ def run(command: str, server: Server, typed: list[str], ctrl_c: bool) -> str:
             server.process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
         rest = process.stdout.read()
+        if ctrl_c:  # let it finish: a second Ctrl+C while Python exits kills it
+            server.process.wait(timeout=10)
     finally:
         if process.poll() is None:
             process.kill()
