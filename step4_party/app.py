@@ -141,9 +141,7 @@ async def party(request: web.Request) -> web.WebSocketResponse:
                     code=WSCloseCode.POLICY_VIOLATION, message=b"too many messages"
                 )
             elif msg.type is WSMsgType.TEXT:
-                await room.say(f"{guest.name}: {msg.data}", guest)
-                for answer in room.answers_to(msg.data):
-                    await room.say(answer, guest)
+                await room.speak(guest, msg.data)
             elif msg.type is WSMsgType.BINARY:
                 guest.post("* text only, please")
     except ConnectionResetError:

@@ -24,6 +24,8 @@ from .conversation import Conversation
 from .robots import ROBOTS
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,20}")
+# Newlines would split a line in two, and escape sequences play tricks on terminals.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 OUTBOX_LINES = 64  # lines a guest may fall behind before we hang up on them
 FLOOD_MESSAGES = 20  # no guest may send more than this in one second
 QUEUE_LINES = 1000  # lines waiting for delivery in one process; senders wait beyond
@@ -154,6 +156,12 @@ class Room:
         del self.guests[guest.name.lower()]
         if guest.transport is not None:  # they were in: tell everyone
             await self.say(f"* {guest.name} left", guest)
+
+    async def speak(self, guest: Guest, text: str) -> None:
+        """What a guest said, for everyone, then the answers of the robots it names."""
+        await self.say(f"{guest.name}: {CONTROL_CHARACTERS.sub(' ', text)}", guest)
+        for answer in self.answers_to(text):
+            await self.say(answer, guest)
 
     async def say(self, line: str, guest: Guest) -> None:
         """Publish a line for everyone; if the party line is down, tell the guest."""

@@ -96,6 +96,14 @@ async def test_every_guest_hears_every_line_with_the_senders_name(site) -> None:
     await kim.close()
 
 
+async def test_every_line_is_one_line_of_printable_text(site) -> None:
+    """Newlines and escape sequences become spaces: nobody fakes a line or a screen."""
+    eve = await join(site, "Eve")
+    await eve.send_str("hi\n* Ada left\x1b[2J\r")
+    assert await eve.receive_str(timeout=10) == "Eve: hi * Ada left [2J "
+    await eve.close()
+
+
 async def test_joins_and_leaves_are_announced(site) -> None:
     """Everyone hears "* Name joined the party" and "* Name left"."""
     ana = await join(site, "Ana")
