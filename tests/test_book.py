@@ -58,6 +58,8 @@ FRONT_PAGE = ROOT / "README.md"
 # Sorted by name, docs/ is in reading order: 1-hello, 2-loop, ..., going-further,
 # troubleshooting. A new chapter page slots itself in.
 PAGES = [FRONT_PAGE, *sorted((ROOT / "docs").glob("*.md"))]
+# The maintainer's page is checked like the book, but is not one of its chapters.
+CHECKED_PAGES = [*PAGES, ROOT / "CONTRIBUTING.md"]
 VENV_BIN = Path(sys.executable).parent
 CHECKED_LANGUAGES = {
     "python",
@@ -115,7 +117,12 @@ def blocks_of_page(page: Path) -> list[Block]:
 
 
 def blocks(language: str) -> list[Block]:
-    return [b for page in PAGES for b in blocks_of_page(page) if b.language == language]
+    return [
+        b
+        for page in CHECKED_PAGES
+        for b in blocks_of_page(page)
+        if b.language == language
+    ]
 
 
 def quoted(caption: str) -> list[str]:
@@ -138,7 +145,7 @@ def test_pages_have_only_checked_kinds_of_blocks() -> None:
     """Every block is one of the kinds the tests below check."""
     unchecked = [
         str(block)
-        for page in PAGES
+        for page in CHECKED_PAGES
         for block in blocks_of_page(page)
         if block.language not in CHECKED_LANGUAGES
     ]
@@ -412,8 +419,11 @@ def test_instructions_name_real_make_targets_and_files() -> None:
     makefile = (ROOT / "Makefile").read_text()
     targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.MULTILINE))
     for block in blocks("sh") + blocks("powershell"):
-        for target in re.findall(r"\bmake (\w+)", block.text):
-            assert target in targets, f"{block}: no make target {target!r}"
+        for words in re.findall(r"\bmake ([^#\n]*)", block.text):
+            for target in (word for word in words.split() if "=" not in word):
+                assert target in targets, f"{block}: no make target {target!r}"
+        for program in re.findall(r"^\.venv/bin/([\w-]+)", block.text, re.MULTILINE):
+            assert (VENV_BIN / program).exists(), f"{block}: no program {program}"
         text = block.text.replace("$PWD/", "")  # $PWD is the repository's folder
         for path in re.findall(r"[\w./-]+\.(?:py|txt|conf)\b", text):
             assert (ROOT / path).exists(), f"{block}: no file {path}"
@@ -428,7 +438,9 @@ def test_mermaid_block_is_a_sequence_diagram(block: Block) -> None:
 
 def test_every_test_the_book_names_exists() -> None:
     named = {
-        name for page in PAGES for name in re.findall(r"`(test_\w+)`", page.read_text())
+        name
+        for page in CHECKED_PAGES
+        for name in re.findall(r"`(test_\w+)`", page.read_text())
     }
     sources = "".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
     defined = set(re.findall(r"def (test_\w+)", sources))
@@ -479,7 +491,7 @@ def anchors_of(page: Path) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("page", PAGES, ids=name_of)
+@pytest.mark.parametrize("page", CHECKED_PAGES, ids=name_of)
 def test_links_between_pages_resolve(page: Path) -> None:
     """Every link to a file of the repository, and to a heading, leads somewhere."""
     for link in links_of(page):
@@ -516,7 +528,7 @@ def test_the_front_page_maps_every_page() -> None:
     assert set(PAGES[1:]) <= linked_pages(FRONT_PAGE)
 
 
-@pytest.mark.parametrize("page", PAGES, ids=name_of)
+@pytest.mark.parametrize("page", CHECKED_PAGES, ids=name_of)
 def test_no_page_is_too_long_to_read_in_one_sitting(page: Path) -> None:
     """Words a reader meets, code included; a folded diff is read only if opened."""
     unfolded = re.sub(r"<details>.*?</details>", "", page.read_text(), flags=re.S)
