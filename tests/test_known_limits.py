@@ -109,3 +109,44 @@ async def test_a_closed_chat_is_held_by_its_heartbeat(bare_server) -> None:
     gc.collect()
     assert len(bare_server.app[sockets]) == 1  # still in memory
     writer.close()
+
+
+stalled = web.AppKey("stalled", asyncio.Future)
+
+
+async def hold(request: web.Request) -> web.WebSocketResponse:
+    """Hand the open chat to the test, and keep it open."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    request.app[stalled].set_result(ws)
+    async for _msg in ws:
+        pass
+    return ws
+
+
+async def test_a_close_after_a_cancelled_send_raises_and_leaves_the_socket_open(
+    aiohttp_server,
+) -> None:
+    """A send to a client that never reads is cancelled (a timeout); then close()
+    raises CancelledError at once and the connection stays open, its data unsent.
+    Stage 4 never cancels a send: it aborts the transport of a guest too far behind.
+    """
+    app = web.Application()
+    app[stalled] = asyncio.get_running_loop().create_future()
+    app.add_routes([web.get("/", hold)])
+    server = await aiohttp_server(app)
+    _reader, writer = await asyncio.open_connection(server.host, server.port)
+    client = writer.transport
+    assert isinstance(client, asyncio.Transport)
+    client.pause_reading()  # a client that never reads
+    writer.write(HANDSHAKE.format(http="1.1", version="13").encode())
+    ws = await asyncio.wait_for(app[stalled], 5)
+    with pytest.raises(TimeoutError):
+        for _ in range(1000):  # until a send has to wait for the client
+            await asyncio.wait_for(ws.send_bytes(b"x" * 65536), 0.5)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(ws.close(), 5)  # at once, not after 5 s
+    await asyncio.sleep(0.2)
+    sock = ws.get_extra_info("socket")
+    assert sock is not None and sock.fileno() != -1  # still open
+    client.abort()
