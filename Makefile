@@ -93,9 +93,11 @@ check: install-dev
 	$(PYTHON) -m tests.check $(STEP) "$(SRC)"
 
 # Every server under the same load, side by side, and a chart of it in
-# docs/bench.png (about three minutes on two cores).
+# docs/bench.png; then the party's fan-out, on one process and on two sharing
+# Redis (about four minutes on two cores).
 bench: install-dev
 	$(PYTHON) -m bench.run
+	$(PYTHON) -m bench.fanout
 
 # CPU instructions per message, under valgrind: steady on a noisy machine
 # (two or three minutes).
