@@ -150,3 +150,13 @@ async def test_a_close_after_a_cancelled_send_raises_and_leaves_the_socket_open(
     sock = ws.get_extra_info("socket")
     assert sock is not None and sock.fileno() != -1  # still open
     client.abort()
+
+
+async def test_a_malformed_request_line_logs_a_traceback(bare_server, caplog) -> None:
+    """A raw UTF-8 byte in the URL gets 400, and a traceback in the log."""
+    reader, writer = await asyncio.open_connection(bare_server.host, bare_server.port)
+    writer.write("GET /?name=Zoë HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.0 400")
+    writer.close()
+    [record] = [r for r in caplog.records if "Error handling request" in r.getMessage()]
+    assert record.exc_info is not None  # the whole traceback, for one bad client
