@@ -89,7 +89,8 @@ screenshot: install-dev
 # Run a stage's tests against your own copy of it:
 #   make check STEP=step2_loop SRC=path/to/my_step2
 check: install-dev
-	@test -n "$(SRC)" || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
+	@# STEP must be named: its default, the newest stage, is rarely the one you copied
+	@test -n "$(SRC)" -a "$(origin STEP)" != file || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
 	$(PYTHON) -m tests.check $(STEP) "$(SRC)"
 
 # Every server under the same load, side by side, and a chart of it in
