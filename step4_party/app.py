@@ -1,8 +1,11 @@
 """Stage 4: a party for robots and their guests, on one process or many."""
 
 import asyncio
+import contextlib
 import logging
 import random
+import socket
+import struct
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -44,6 +47,8 @@ class ChatWebSocket(web.WebSocketResponse):
     async def close(
         self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
     ) -> bool:
+        if not self.prepared:  # the client left during the handshake: nothing to close
+            return False
         self._heartbeat = None  # no pings after goodbye, and no timer to restart
         return await super().close(code=code, message=message, drain=drain)
 
@@ -201,11 +206,21 @@ async def cut_off_stuck_clients(app: web.Application) -> AsyncIterator[None]:
             for transport in list(app[chats].values()):
                 if transport.get_write_buffer_size() > BACKLOG_BYTES:
                     logging.warning("cut off a client that stopped reading")
-                    transport.abort()
+                    cut_off(transport)
 
     sweeper = asyncio.create_task(sweep())
     yield
     sweeper.cancel()
+
+
+def cut_off(transport: asyncio.Transport) -> None:
+    """Drop a connection now. A TCP reset (SO_LINGER 0) frees the kernel's unsent data
+    too: a plain close would keep it for minutes, trying to reach a peer not reading.
+    """
+    with contextlib.suppress(OSError):  # closed already: nothing left to free
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 async def close_websockets(app: web.Application) -> None:
@@ -219,7 +234,7 @@ async def close_websockets(app: web.Application) -> None:
     if goodbyes:  # a client that stopped reading would keep us waiting forever
         await asyncio.wait(goodbyes, timeout=GOODBYE_SECONDS)
     for transport in list(app[chats].values()):
-        transport.abort()  # does nothing to a connection that closed already
+        cut_off(transport)  # does nothing to a connection that closed already
 
 
 async def host_the_party(app: web.Application) -> AsyncIterator[None]:

@@ -9,9 +9,12 @@ its own writer task empties.
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 import re
+import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -91,6 +94,10 @@ class Guest:
             self.outbox.put_nowait(line)
         except asyncio.QueueFull:
             logging.warning("cut off %s: %d lines behind", self.name, OUTBOX_LINES)
+            with contextlib.suppress(OSError):  # a TCP reset, as app.cut_off explains
+                linger = struct.pack("ii", 1, 0)
+                sock = self.transport.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
             self.transport.abort()  # wakes the writer too, if it waits to send
 
     async def write(self) -> None:
