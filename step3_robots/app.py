@@ -171,7 +171,9 @@ def cut_off(transport: asyncio.Transport) -> None:
     """Drop a connection now. A TCP reset (SO_LINGER 0) frees the kernel's unsent data
     too: a plain close would keep it for minutes, trying to reach a peer not reading.
     """
-    with contextlib.suppress(OSError):  # closed already: nothing left to free
+    with contextlib.suppress(
+        OSError, ValueError
+    ):  # closed already (uvloop: ValueError)
         sock = transport.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()

@@ -94,7 +94,7 @@ class Guest:
             self.outbox.put_nowait(line)
         except asyncio.QueueFull:
             logging.warning("cut off %s: %d lines behind", self.name, OUTBOX_LINES)
-            with contextlib.suppress(OSError):  # a TCP reset, as app.cut_off explains
+            with contextlib.suppress(OSError, ValueError):  # a reset: see app.cut_off
                 linger = struct.pack("ii", 1, 0)
                 sock = self.transport.get_extra_info("socket")
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
