@@ -34,7 +34,7 @@ PIP_INSTALL := $(if $(OUTER_PIP),$(PY) -m pip --python $(PYTHON),$(PYTHON) -m pi
 	install --quiet --disable-pip-version-check
 
 .PHONY: install install-dev python-runs python-tests run test matrix lint clean \
-	screenshot check bench bench-instructions
+	screenshot check bench bench-instructions diff carry
 
 python-runs:
 	$(if $(filter True,$(word 2,$(PY_INFO))),,$(error $(call NEWER_PYTHON,3.10)))
@@ -92,6 +92,21 @@ check: install-dev
 	@# STEP must be named: its default, the newest stage, is rarely the one you copied
 	@test -n "$(SRC)" -a "$(origin STEP)" != file || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
 	$(PYTHON) -m tests.check $(STEP) "$(SRC)"
+
+# What a stage adds to the one before it, with no bytecode in the way:
+#   make diff STEP=step3_robots
+STAGES := $(patsubst %/__main__.py,%,$(sort $(wildcard step*/__main__.py)))
+diff:
+	@test -n "$(filter $(STEP),$(wordlist 2,99,$(STAGES)))" -a "$(origin STEP)" != file || \
+		{ echo 'usage: make diff STEP=step3_robots (any stage but the first)'; exit 2; }
+	@previous=$$(printf '%s\n' $(STAGES) | grep -B1 -x '$(STEP)' | head -n 1); \
+		diff -ruN -x __pycache__ "$$previous" $(STEP) || test $$? = 1
+
+# After changing a file that later stages copy, carry the change forward:
+#   make carry FILE=step3_robots/robots.py
+carry:
+	@test -n "$(FILE)" || { echo 'usage: make carry FILE=step3_robots/robots.py'; exit 2; }
+	$(PY) -m scripts.carry $(FILE)
 
 # Every server under the same load, side by side, and a chart of it in
 # docs/bench.png; then the party's fan-out, on one process and on two sharing

@@ -21,6 +21,25 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent
 STAGES = sorted(path.parent.name for path in ROOT.glob("step*/__main__.py"))
 FINISHED_STAGE = STAGES[-1]  # what `make run` starts
+# The files each stage changes or adds, beside its folder's path. Every other file is
+# a copy of the previous stage's, byte for byte (tests/test_stages.py checks it), and
+# `make carry FILE=...` takes a change to one forward through the stages that copy it.
+STAGE_CHANGES = {
+    "step1_hello": {"__init__.py", "__main__.py", "app.py"},
+    "step2_loop": {"app.py"},
+    "step3_robots": {"__main__.py", "app.py", "conversation.py", "robots.py"},
+    "step4_page": {
+        "app.py",
+        *("static/chat.js", "static/favicon.svg", "static/index.html"),
+        "static/style.css",
+    },
+    "step5_internet": {"app.py", "defences.py"},
+    "step6_party": {
+        *("app.py", "party.py"),
+        *("static/index.html", "static/party.js", "static/style.css"),
+    },
+    "step7_redis": {"__main__.py", "app.py", "party.py", "redis_line.py"},
+}
 # `make check` sets this to a learner's own stage folder: it is started instead of ours.
 LEARNER_SRC_VARIABLE = "ROBOT_DATES_SRC"
 
@@ -32,6 +51,27 @@ CHROMIUM_FLAGS = [  # no first-run chores, no calls home: the tests need no inte
     "--disable-sync",
     "--disable-quic",
 ]
+
+
+def stage_files(stage: str) -> set[str]:
+    """Every file of a stage, as a path inside its folder (no bytecode)."""
+    folder = ROOT / stage
+    return {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def stages_that_copy(stage: str, file: str) -> list[str]:
+    """The later stages whose `file` is a copy of `stage`'s, in order."""
+    later = STAGES[STAGES.index(stage) + 1 :]
+    copies = []
+    for next_stage in later:
+        if file in STAGE_CHANGES[next_stage]:
+            break
+        copies.append(next_stage)
+    return copies
 
 
 def free_port() -> int:

@@ -1,4 +1,7 @@
-"""Stage 1: a WebSocket handler that answers one message, then returns."""
+"""Stage 1: a WebSocket handler that answers one message, then returns.
+
+A teaching stage: to put robots on the internet, start from step5_internet.
+"""
 
 from aiohttp import WSMsgType, web
 

@@ -1,4 +1,7 @@
-"""Stage 2: a WebSocket handler that loops and answers every message."""
+"""Stage 2: a WebSocket handler that loops and answers every message.
+
+A teaching stage: to put robots on the internet, start from step5_internet.
+"""
 
 import asyncio
 import logging

@@ -3,10 +3,19 @@
 A test module names its stage once, `pytestmark = pytest.mark.stage("step2_loop")`,
 and then asks for what it needs:
 
+- `stage`: the name of the stage folder the test checks;
 - `client`: the stage's app, in this process, behind pytest-aiohttp's test client;
-- `server`: the stage started for real, `python -m step2_loop`, on a free port;
-- `redis`: a redis-server of the test module's own, for stage 4's party across
-  processes (`--redis`);
+- `server`: the stage started for real, `python -m step2_loop`, on a free port, for
+  this test alone (it may stop or break it);
+- `site`: the stage twice over, in this process and as one real server that the
+  module's tests share; either way, `site.get(path)` and `site.ws_connect(path)`;
+- `redis`: a redis-server of the test module's own, for the party across
+  processes (`--redis`).
+
+The finished stage keeps every behaviour of the stages before it. A module marked
+`pytest.mark.stage("step4_page", kept=True)` runs against that stage and against
+the finished one; a test whose behaviour a later stage changes on purpose says so
+with `pytest.mark.this_stage_only`.
 
 `make check` sets ROBOT_DATES_SRC to a learner's own folder, and the very same tests
 then judge that folder instead of ours.
@@ -14,15 +23,17 @@ then judge that folder instead of ours.
 
 import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
 
 import pytest
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient
 
 from harness import (
+    FINISHED_STAGE,
     LEARNER_SRC_VARIABLE,
     RedisServer,
     Server,
@@ -35,10 +46,29 @@ from tests import learner
 LEARNER_SRC = os.environ.get(LEARNER_SRC_VARIABLE)
 
 
-def stage_name(request: pytest.FixtureRequest) -> str:
-    marker = request.node.get_closest_marker("stage")
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give each test that needs a stage its stage, and the finished one if kept."""
+    if "stage" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("stage")
     assert marker is not None, "mark the test module with pytest.mark.stage(...)"
-    return marker.args[0]
+    stages = [marker.args[0]]
+    also_finished = (
+        marker.kwargs.get("kept", False)
+        and LEARNER_SRC is None  # `make check` judges the learner's copy alone
+        and FINISHED_STAGE not in stages
+        and metafunc.definition.get_closest_marker("this_stage_only") is None
+    )
+    if also_finished:
+        stages.append(FINISHED_STAGE)
+    metafunc.parametrize("stage", stages, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def stage(request: pytest.FixtureRequest) -> str:
+    """The stage folder this test checks, e.g. "step3_robots"."""
+    name: str = request.param
+    return name
 
 
 def load_app_module(name: str) -> ModuleType:
@@ -57,8 +87,8 @@ def missing_program(message: str) -> NoReturn:
 
 
 @pytest.fixture
-def app_module(request: pytest.FixtureRequest) -> ModuleType:
-    return load_app_module(stage_name(request))
+def app_module(stage: str) -> ModuleType:
+    return load_app_module(stage)
 
 
 @pytest.fixture
@@ -68,15 +98,47 @@ async def client(aiohttp_client, app_module: ModuleType) -> TestClient:
 
 
 @pytest.fixture
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+def server(stage: str, tmp_path: Path) -> Iterator[Server]:
     """The stage as a real process; afterwards, its log must hold no traceback."""
-    running = start_server(stage_name(request), tmp_path / "server.log")
+    running = start_server(stage, tmp_path / "server.log")
     try:
         yield running
     finally:
         if running.process.poll() is None:
             running.stop()
     assert "Traceback" not in running.log(), running.log()
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    stage: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One real server for the module's tests; it must never log a traceback."""
+    running = start_server(stage, tmp_path_factory.mktemp(stage) / "server.log")
+    try:
+        yield running
+    finally:
+        running.stop()
+    assert "Traceback" not in running.log(), running.log()
+
+
+@pytest.fixture(params=["in-process", "real-server"])
+async def site(
+    request: pytest.FixtureRequest, aiohttp_client, app_module: ModuleType
+) -> AsyncIterator[ClientSession | TestClient]:
+    """A client for the stage: in this process, or for the module's real server.
+
+    Against the real server, what the server logs during the test is checked too.
+    """
+    if request.param == "in-process":
+        yield await aiohttp_client(app_module.create_app())
+        return
+    server: Server = request.getfixturevalue("shared_server")
+    log_before = len(server.log())
+    async with ClientSession(base_url=server.http_url) as session:
+        yield session
+    logged = server.log()[log_before:]
+    assert "Traceback" not in logged, logged
 
 
 @pytest.fixture(scope="module")

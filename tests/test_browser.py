@@ -1,4 +1,4 @@
-"""Stage 3's web page and stage 4's party, in a real headless Chromium, for real.
+"""Stage 4's web page and stage 6's party, in a real headless Chromium, for real.
 
 Playwright drives the Chromium installed on the system (its own browser downloads are
 not used). Without Chromium these tests skip and say how to enable them, except in CI
@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from harness import CHROMIUM_FLAGS, find_chromium
 from tests.conftest import missing_program
 
-pytestmark = pytest.mark.stage("step3_robots")
+pytestmark = pytest.mark.stage("step4_page")
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,14 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, server) -> Iterator[Page]:
-    """The app's page, opened fresh; any console error fails the test."""
+def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
+    """The app's page, opened fresh; any console error fails the test.
+
+    The module's shared server serves it, unless the test asks for a `server` of
+    its own (to stop it, say).
+    """
+    own = "server" in request.fixturenames
+    server = request.getfixturevalue("server" if own else "shared_server")
     context = browser.new_context(
         base_url=server.http_url, viewport={"width": 1100, "height": 800}
     )
@@ -153,9 +159,9 @@ def join_the_party(browser: Browser, server, name: str, errors: list[str]) -> Pa
     return page
 
 
-@pytest.mark.stage("step4_party")
+@pytest.mark.stage("step6_party", kept=True)
 def test_two_pages_at_the_party_hear_each_other(browser: Browser, server) -> None:
-    """Two browsers at stage 4's party see each other's lines, as text."""
+    """Two browsers at the party see each other's lines, as text."""
     errors: list[str] = []
     sam = join_the_party(browser, server, "Sam", errors)
     kim = join_the_party(browser, server, "Kim", errors)

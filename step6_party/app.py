@@ -1,12 +1,7 @@
-"""Stage 4: a party for robots and their guests, on one process or many."""
+"""Stage 6: a party for robots and their guests, in one process."""
 
-import asyncio
-import contextlib
 import logging
 import random
-import socket
-import struct
-import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,54 +9,25 @@ from aiohttp import WSCloseCode, WSMsgType, hdrs, web
 from yarl import URL
 
 from .conversation import Conversation, Robot
-from .party import InProcessLine, PartyLine, Room
-from .redis_line import RedisLine
+from .defences import ChatWebSocket, chats, protect
+from .party import InProcessLine, Room
 from .robots import ROBOTS
 
 STATIC = Path(__file__).parent / "static"
-MAX_MESSAGE_BYTES = 4096  # a message this long or longer closes the chat with 1009
-BACKLOG_BYTES = 64 * 1024  # unread replies we hold for a client before we cut it off
-SWEEP_SECONDS = 2  # how often we look for clients that stopped reading
-GOODBYE_SECONDS = 1  # how long a goodbye on shutdown may take
 PAGE_POLICY = (  # the page may run its own script files, and nothing inline
     "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
-# Every open chat, and the connection under it, so that a stuck one can be cut off.
-chats = web.AppKey(
-    "chats", weakref.WeakKeyDictionary[web.WebSocketResponse, asyncio.Transport]
-)
 shared_rng = web.AppKey("shared_rng", random.Random)  # the robots' dice
 date_seed = web.AppKey("date_seed", int)  # set by --seed: every date goes the same way
-heartbeat = web.AppKey("heartbeat", float)
 party_room = web.AppKey("party_room", Room)
-
-
-class ChatWebSocket(web.WebSocketResponse):
-    """aiohttp's, with one fix: a finished chat does not restart its heartbeat.
-
-    In aiohttp 3.14.5, the client's answer to our closing frame restarts the
-    heartbeat timer, and the timer keeps the finished chat in memory for 30-45 s.
-    """
-
-    async def close(
-        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
-    ) -> bool:
-        if not self.prepared:  # the client left during the handshake: nothing to close
-            return False
-        self._heartbeat = None  # no pings after goodbye, and no timer to restart
-        return await super().close(code=code, message=message, drain=drain)
 
 
 async def date(request: web.Request, robot: Robot) -> web.WebSocketResponse:
     """Chat with one robot: it greets first, then answers every message."""
     if is_cross_site(request):
         raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
-    ws = ChatWebSocket(
-        heartbeat=request.app[heartbeat],
-        max_msg_size=MAX_MESSAGE_BYTES,
-        compress=False,  # short lines gain nothing from it, and it costs memory
-    )
+    ws = ChatWebSocket(request)
     try:
         await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
         if request.transport is not None:  # None if the client has left already
@@ -97,38 +63,17 @@ async def robot_chat(request: web.Request) -> web.WebSocketResponse:
         names = ", ".join(robot.slug for robot in ROBOTS)
         raise web.HTTPNotFound(text=f"No robot called {slug!r} here. Try: {names}.")
     if not web.WebSocketResponse().can_prepare(request):
-        raise web.HTTPUpgradeRequired(
-            headers={hdrs.UPGRADE: "websocket", hdrs.SEC_WEBSOCKET_VERSION: "13"},
-            text=f"This address is for WebSocket clients: try wsdump "
-            f"ws://{request.host}{request.path}, or open http://{request.host}/ "
-            "to chat in your browser.",
-        )
+        raise upgrade_required(request)
     return await date(request, robot)
-
-
-def rng_for_a_date(app: web.Application) -> random.Random:
-    """With --seed, every date gets dice seeded alike, so every date repeats."""
-    if date_seed in app:
-        return random.Random(app[date_seed])
-    return app[shared_rng]  # 2.5 KB of state: one set for all dates is plenty
 
 
 async def party(request: web.Request) -> web.WebSocketResponse:
     """The party: every guest hears every line, and robots answer to their names."""
     if not web.WebSocketResponse().can_prepare(request):
-        raise web.HTTPUpgradeRequired(
-            headers={hdrs.UPGRADE: "websocket", hdrs.SEC_WEBSOCKET_VERSION: "13"},
-            text=f"This address is for WebSocket clients: try wsdump "
-            f"ws://{request.host}/party?name=Sam, or open http://{request.host}/ "
-            "to join in your browser.",
-        )
+        raise upgrade_required(request)
     if is_cross_site(request):
         raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
-    ws = ChatWebSocket(
-        heartbeat=request.app[heartbeat],
-        max_msg_size=MAX_MESSAGE_BYTES,
-        compress=False,  # every line goes to every guest: compressing costs N times
-    )
+    ws = ChatWebSocket(request)
     room = request.app[party_room]
     guest = room.arrive(request.query.get("name", ""), ws)  # or 400/409, no upgrade
     try:
@@ -159,6 +104,23 @@ async def party(request: web.Request) -> web.WebSocketResponse:
 async def profiles(request: web.Request) -> web.Response:
     """Every robot's profile, for the web page and the curious."""
     return web.json_response([robot.profile() for robot in ROBOTS])
+
+
+def upgrade_required(request: web.Request) -> web.HTTPUpgradeRequired:
+    """426 for a plain HTTP request to a chat address, and what to do instead."""
+    return web.HTTPUpgradeRequired(
+        headers={hdrs.UPGRADE: "websocket", hdrs.SEC_WEBSOCKET_VERSION: "13"},
+        text=f"This address is for WebSocket clients: try wsdump "
+        f"ws://{request.host}{request.path}, or open http://{request.host}/ "
+        "to chat in your browser.",
+    )
+
+
+def rng_for_a_date(app: web.Application) -> random.Random:
+    """With --seed, every date gets dice seeded alike, so every date repeats."""
+    if date_seed in app:
+        return random.Random(app[date_seed])
+    return app[shared_rng]  # 2.5 KB of state: one set for all dates is plenty
 
 
 def is_cross_site(request: web.Request) -> bool:
@@ -192,53 +154,6 @@ async def add_security_headers(
         response.headers["Content-Security-Policy"] = PAGE_POLICY
 
 
-async def cut_off_stuck_clients(app: web.Application) -> AsyncIterator[None]:
-    """Now and then, hang up on clients that have stopped reading (backpressure).
-
-    A client that sends but never reads would have its replies pile up here, and
-    the handler would wait forever to send the next one. Aborting the connection
-    frees both, and costs nothing for clients that read.
-    """
-
-    async def sweep() -> None:
-        while True:
-            await asyncio.sleep(SWEEP_SECONDS)
-            for transport in list(app[chats].values()):
-                if transport.get_write_buffer_size() > BACKLOG_BYTES:
-                    logging.warning("cut off a client that stopped reading")
-                    cut_off(transport)
-
-    sweeper = asyncio.create_task(sweep())
-    yield
-    sweeper.cancel()
-
-
-def cut_off(transport: asyncio.Transport) -> None:
-    """Drop a connection now. A TCP reset (SO_LINGER 0) frees the kernel's unsent data
-    too: a plain close would keep it for minutes, trying to reach a peer not reading.
-    """
-    with contextlib.suppress(
-        OSError, ValueError
-    ):  # closed already (uvloop: ValueError)
-        sock = transport.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-
-
-async def close_websockets(app: web.Application) -> None:
-    """On Ctrl+C, say goodbye (1001) to every chat; cut off any that cannot hear it."""
-    goodbyes = [
-        asyncio.ensure_future(
-            ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
-        )
-        for ws in app[chats]
-    ]
-    if goodbyes:  # a client that stopped reading would keep us waiting forever
-        await asyncio.wait(goodbyes, timeout=GOODBYE_SECONDS)
-    for transport in list(app[chats].values()):
-        cut_off(transport)  # does nothing to a connection that closed already
-
-
 async def host_the_party(app: web.Application) -> AsyncIterator[None]:
     """Open the party line before the first guest arrives; close it after the last."""
     async with app[party_room]:
@@ -246,27 +161,17 @@ async def host_the_party(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(
-    *,
-    seed: int | None = None,
-    heartbeat_seconds: float = 30,
-    redis_url: str | None = None,
+    *, seed: int | None = None, heartbeat_seconds: float = 30
 ) -> web.Application:
-    """Build the app; with a `seed`, every date goes the same way.
-
-    With a `redis_url`, the party is shared by every process that uses that Redis.
-    """
+    """Build the app; with a `seed`, every date goes the same way."""
     app = web.Application()
-    line: PartyLine = RedisLine(redis_url) if redis_url else InProcessLine()
-    app[party_room] = Room(line, random.Random(seed))
-    app[chats] = weakref.WeakKeyDictionary()
+    protect(app, heartbeat_seconds=heartbeat_seconds)
+    app[party_room] = Room(InProcessLine(), random.Random(seed))
     app[shared_rng] = random.Random()
     if seed is not None:
         app[date_seed] = seed
-    app[heartbeat] = heartbeat_seconds  # a peer that misses a ping is dropped
     app.on_response_prepare.append(add_security_headers)
-    app.cleanup_ctx.append(cut_off_stuck_clients)
     app.cleanup_ctx.append(host_the_party)
-    app.on_shutdown.append(close_websockets)
     app.add_routes(
         [
             web.get("/", home),

@@ -9,12 +9,9 @@ its own writer task empties.
 """
 
 import asyncio
-import contextlib
 import logging
 import random
 import re
-import socket
-import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +21,7 @@ from typing import Protocol
 from aiohttp import web
 
 from .conversation import Conversation
+from .defences import cut_off
 from .robots import ROBOTS
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,20}")
@@ -94,11 +92,7 @@ class Guest:
             self.outbox.put_nowait(line)
         except asyncio.QueueFull:
             logging.warning("cut off %s: %d lines behind", self.name, OUTBOX_LINES)
-            with contextlib.suppress(OSError, ValueError):  # a reset: see app.cut_off
-                linger = struct.pack("ii", 1, 0)
-                sock = self.transport.get_extra_info("socket")
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-            self.transport.abort()  # wakes the writer too, if it waits to send
+            cut_off(self.transport)  # wakes the writer too, if it waits to send
 
     async def write(self) -> None:
         """Send the outbox, line by line, as fast as this guest reads."""

@@ -1,9 +1,7 @@
 """How a robot answers: listen for keywords, find the topic, pick one of its lines."""
 
-import itertools
 import random
 import re
-import string
 from dataclasses import dataclass
 
 # What people say on a date, and the words that give each topic away, most important
@@ -20,32 +18,35 @@ TOPICS = {
     "joke": "joke jokes funny laugh",
     "hello": "hello hi hey greetings howdy morning evening",
 }
-# Every keyword, with its topic's place in that list: the lowest place wins.
-PLACE_AND_TOPIC = {
-    keyword.encode(): (place, topic)
-    for place, (topic, keywords) in enumerate(TOPICS.items())
-    for keyword in keywords.split()
+# The topic each keyword gives away: "coffee" is an invitation.
+TOPIC_OF_KEYWORD = {
+    keyword: topic for topic, keywords in TOPICS.items() for keyword in keywords.split()
 }
-NO_TOPIC = (len(TOPICS), "fallback")
+# Every topic a robot needs lines for: the ones above (goodbye has the farewell),
+# "introduction" for "my name is Sam", and what to say to bytes, to an empty message
+# and to anything else.
+TOPICS_WITH_LINES = [
+    *(topic for topic in TOPICS if topic != "goodbye"),
+    *("introduction", "binary", "silence", "fallback"),
+]
 # A robot listens to the start of a message only: a 4 KB paste costs it little more
-# than a short line. It reads bytes, because bytes.translate() is a quick table
-# lookup (str.translate() is not), and every keyword is plain ASCII.
+# than a short line.
 ATTENTION_SPAN = 200
-PUNCTUATION = string.punctuation.replace("'", "").encode()  # "what's" is one word
-PUNCTUATION_TO_SPACES = bytes.maketrans(PUNCTUATION, b" " * len(PUNCTUATION))
+WORD = re.compile(r"[a-z']+")  # "what's" is one word
 # "My name is Sam" lets a robot say "Sam" back; at most 20 letters of it.
 THEIR_NAME = re.compile(r"\b(?:my name is|call me|i am called)\s+([\w']{1,20})", re.I)
 
 
 def topic_of(text: str) -> str:
-    """The topic of a message, "silence" when empty, or "fallback"."""
-    lowercase = text[:ATTENTION_SPAN].encode().lower()
-    words = lowercase.translate(PUNCTUATION_TO_SPACES).split()
+    """The topic of a message, "silence" when it has no words, or "fallback"."""
+    words = WORD.findall(text[:ATTENTION_SPAN].lower())
     if not words:
         return "silence"
-    # min(PLACE_AND_TOPIC.get(word, NO_TOPIC) for word in words), without a loop
-    # in Python: this runs for every message, so it is worth the speed.
-    return min(map(PLACE_AND_TOPIC.get, words, itertools.repeat(NO_TOPIC)))[1]
+    found = {TOPIC_OF_KEYWORD[word] for word in words if word in TOPIC_OF_KEYWORD}
+    for topic in TOPICS:  # the most important topic first
+        if topic in found:
+            return topic
+    return "fallback"
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,15 @@ class Robot:
     looking_for: str
     greeting: str
     farewell: str
-    # One tuple of lines per topic above (goodbye excepted: that is the farewell),
-    # plus "binary" for binary frames, "silence" for empty messages, and "fallback"
-    # when nothing matches. "{their_name}" in an "introduction" line is replaced.
+    # Lines for each topic of TOPICS_WITH_LINES; "{their_name}" in an "introduction"
+    # line is replaced by the name they gave.
     lines: dict[str, tuple[str, ...]]
+
+    def __post_init__(self) -> None:
+        """A robot with no line for some topic is refused now, not mid-date."""
+        for topic in TOPICS_WITH_LINES:
+            if not self.lines.get(topic):
+                raise ValueError(f"robot {self.slug!r} has no lines for {topic!r}")
 
     def profile(self) -> dict[str, object]:
         """What GET /robots shows of this robot."""
@@ -94,10 +100,11 @@ class Conversation:
         if topic == "goodbye":
             self.is_over = True
             return self.robot.farewell
-        if topic == "name" and (
-            introduction := THEIR_NAME.search(text[:ATTENTION_SPAN])
-        ):
-            return self.pick("introduction").replace("{their_name}", introduction[1])
+        if topic == "name":
+            introduction = THEIR_NAME.search(text[:ATTENTION_SPAN])
+            if introduction:
+                line = self.pick("introduction")
+                return line.replace("{their_name}", introduction[1])
         return self.pick(topic)
 
     def answer_binary(self) -> str:
@@ -106,7 +113,7 @@ class Conversation:
 
     def pick(self, topic: str) -> str:
         lines = self.robot.lines[topic]
-        line = lines[int(self.rng.random() * len(lines))]  # rng.choice(), but cheaper
+        line = self.rng.choice(lines)
         if line == self.last_line:  # then the next one: never the same line twice
             line = lines[(lines.index(line) + 1) % len(lines)]
         self.last_line = line

@@ -1,26 +1,23 @@
-"""Stage 4: the robot party, in one process and across processes sharing Redis.
+"""Stage 6: the robot party, in one process.
 
-The party's behaviours run twice, like stage 3's: in this process, and against one
-real `python -m step4_party` shared by the module (each test's guests have left
-before the next test's arrive). Tests that stop a server start their own. The Redis
-tests share a real redis-server (the `redis` fixture) and two stage-4 processes.
+The party's behaviours run twice, through the `site` fixture: in this process, and
+against one real `python -m step6_party` shared by the module (each test's guests
+have left before the next test's arrive). Tests that stop a server start their own.
+The finished stage keeps all of it, so every test runs against it too.
 """
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+import sys
 
 import pytest
 import websocket
 from aiohttp import (
-    ClientSession,
     ClientWebSocketResponse,
     WSMsgType,
     WSServerHandshakeError,
 )
 
-from harness import Server, start_server
-from tests.conftest import stage_name
 from tests.wsclient import (
     chat,
     flood_without_reading,
@@ -29,31 +26,7 @@ from tests.wsclient import (
     reset,
 )
 
-pytestmark = pytest.mark.stage("step4_party")
-
-LINE_DOWN = "* the party line is down; reconnecting..."
-LINE_BACK = "* the party line is back"
-
-
-@pytest.fixture(scope="module")
-def shared_server(request, tmp_path_factory) -> Iterator[Server]:
-    """One real server for the module; afterwards, its log must hold no traceback."""
-    log = tmp_path_factory.mktemp("party") / "server.log"
-    running = start_server(stage_name(request), log)
-    yield running
-    running.stop()
-    assert "Traceback" not in running.log(), running.log()
-
-
-@pytest.fixture(params=["in-process", "real-server"])
-async def site(request, aiohttp_client, app_module) -> AsyncIterator[ClientSession]:
-    """A client for the stage: both kinds have .get(path) and .ws_connect(path)."""
-    if request.param == "in-process":
-        yield await aiohttp_client(app_module.create_app())
-    else:
-        server: Server = request.getfixturevalue("shared_server")
-        async with ClientSession(base_url=server.http_url) as session:
-            yield session
+pytestmark = pytest.mark.stage("step6_party", kept=True)
 
 
 async def join(site, name: str) -> ClientWebSocketResponse:
@@ -255,11 +228,12 @@ async def test_a_guest_too_far_behind_is_cut_off_and_nobody_waits(
 ) -> None:
     """A guest who stops reading is cut off when 64 lines are waiting for them.
 
-    Stage 3's sweeper would cut them off too, within two seconds; it is left out
+    Stage 5's sweeper would cut them off too, within two seconds; it is left out
     here, so that nothing but the outbox can save the room.
     """
     app = app_module.create_app()
-    app.cleanup_ctx.remove(app_module.cut_off_stuck_clients)
+    defences = sys.modules[f"{app_module.__package__}.defences"]
+    app.cleanup_ctx.remove(defences.cut_off_stuck_clients)
     client = await aiohttp_client(app)
     ear = await join(client, "Ear")
     stuck = await asyncio.to_thread(
@@ -334,82 +308,3 @@ def test_sigterm_says_1001_to_every_guest_even_with_one_that_never_reads(
         assert receive_close(kim) == (1001, "server shutdown")
     assert server.process.wait(timeout=5) == 0
     stuck.close()
-
-
-# Across processes: two stage-4 processes share the party through a real Redis.
-
-
-@pytest.fixture(scope="module")
-def two_servers(request, redis, tmp_path_factory) -> Iterator[list[Server]]:
-    """Two stage-4 processes sharing the party through `redis`."""
-    folder = tmp_path_factory.mktemp("two-servers")
-    servers = [
-        start_server(stage_name(request), folder / f"{n}.log", "--redis", redis.url)
-        for n in (1, 2)
-    ]
-    yield servers
-    for running in servers:
-        running.stop()
-        assert "Traceback" not in running.log(), running.log()
-
-
-async def test_guests_on_two_processes_hear_each_other_exactly_once(
-    two_servers,
-) -> None:
-    """Sam on one process and Kim on another hear every line, each exactly once."""
-    first, second = two_servers
-    async with ClientSession() as session:
-        sam = await session.ws_connect(f"{first.url}/party?name=Sam")
-        heard_by_sam = await lines_until(sam, "* Sam joined the party")
-        kim = await session.ws_connect(f"{second.url}/party?name=Kim")
-        heard_by_kim = await lines_until(kim, "* Kim joined the party")
-        heard_by_sam += await lines_until(sam, "* Kim joined the party")
-        await sam.send_str("hello from the first process")
-        heard_by_kim += await lines_until(kim, "Sam: hello from the first process")
-        await kim.send_str("hello from the second")
-        heard_by_sam += await lines_until(sam, "Kim: hello from the second")
-        await sam.close()
-        heard_by_kim += await lines_until(kim, "* Sam left")
-        await kim.close()
-    assert heard_by_sam == [
-        "* Sam joined the party",
-        "* Kim joined the party",
-        "Sam: hello from the first process",
-        "Kim: hello from the second",
-    ]
-    assert heard_by_kim == [
-        "* Kim joined the party",
-        "Sam: hello from the first process",
-        "Kim: hello from the second",
-        "* Sam left",
-    ]
-
-
-async def test_redis_going_away_is_logged_told_and_survived(two_servers, redis) -> None:
-    """Redis stops: a log line, guests told. Redis returns: the party goes on."""
-    first, second = two_servers
-    async with ClientSession() as session:
-        sam = await session.ws_connect(f"{first.url}/party?name=Ray")
-        kim = await session.ws_connect(f"{second.url}/party?name=Dee")
-        await lines_until(sam, "* Dee joined the party")
-        await asyncio.to_thread(redis.stop)
-        await lines_until(sam, LINE_DOWN)
-        await lines_until(kim, LINE_DOWN)
-        await sam.send_str("anyone there?")  # lost, and Ray is told so
-        assert await sam.receive_str(timeout=10) == LINE_DOWN
-        await asyncio.to_thread(redis.start)  # on the same port
-        await lines_until(sam, LINE_BACK)
-        await lines_until(kim, LINE_BACK)
-        await kim.send_str("we are back")
-        assert await lines_until(sam, "Dee: we are back") == ["Dee: we are back"]
-        await sam.send_str("so we are")
-        assert await lines_until(kim, "Ray: so we are") == [
-            "Dee: we are back",
-            "Ray: so we are",
-        ]
-        await sam.close()
-        await kim.close()
-    for server in two_servers:
-        log = server.log()
-        assert "the party line is down, reconnecting: " in log
-        assert "the party line is back" in log
