@@ -12,17 +12,17 @@ from pathlib import Path
 from harness import ROOT, STAGES, stages_that_copy
 
 
-def carry(path: str) -> list[Path]:
+def carry(path: str, root: Path = ROOT) -> list[Path]:
     """Copy `path` (stage/file) into every later stage that keeps a copy of it."""
     stage, _, file = Path(path).as_posix().partition("/")
-    if stage not in STAGES or not (ROOT / stage / file).is_file():
+    if stage not in STAGES or not (root / stage / file).is_file():
         raise SystemExit(f"{path}: name a stage's file, e.g. step3_robots/app.py")
     copied = []
     for later in stages_that_copy(stage, file):
-        target = ROOT / later / file
+        target = root / later / file
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ROOT / stage / file, target)
-        copied.append(target.relative_to(ROOT))
+        shutil.copyfile(root / stage / file, target)
+        copied.append(target.relative_to(root))
     return copied
 
 
