@@ -27,6 +27,7 @@ NEWER_PYTHON = $(if $(PY_VERSION),$(PY) is Python $(PY_VERSION),$(PY) was not fo
 # Stamps inside .venv say what is installed, and for which Python.
 VENV_MADE := $(VENV)/.made-by-python-$(PY_VERSION)
 RUN_INSTALLED := $(VENV)/.run-installed-$(PY_VERSION)
+CHECK_INSTALLED := $(VENV)/.check-installed-$(PY_VERSION)
 DEV_INSTALLED := $(VENV)/.dev-installed-$(PY_VERSION)
 # With PY's own pip, .venv needs no copy of pip: that saves `make run` about 4 s.
 OUTER_PIP := $(filter True,$(word 4,$(PY_INFO)))
@@ -51,7 +52,11 @@ $(RUN_INSTALLED): requirements.txt constraints.txt | $(VENV_MADE)
 	$(PIP_INSTALL) --no-compile -r requirements.txt  # bytecode later, as imported
 	touch $@
 
-$(DEV_INSTALLED): requirements-dev.txt $(RUN_INSTALLED) | python-tests
+$(CHECK_INSTALLED): requirements-check.txt $(RUN_INSTALLED)
+	$(PIP_INSTALL) -r requirements-check.txt
+	touch $@
+
+$(DEV_INSTALLED): requirements-dev.txt $(CHECK_INSTALLED) | python-tests
 	$(PIP_INSTALL) -r requirements-dev.txt
 	$(PYTHON) -m compileall -q $(VENV)/lib  # the tests start many servers: compile once
 	touch $@
@@ -88,7 +93,7 @@ screenshot: install-dev
 
 # Run a stage's tests against your own copy of it:
 #   make check STEP=step2_loop SRC=path/to/my_step2
-check: install-dev
+check: $(CHECK_INSTALLED)
 	@# STEP must be named: its default, the newest stage, is rarely the one you copied
 	@test -n "$(SRC)" -a "$(origin STEP)" != file || { echo 'usage: make check STEP=step2_loop SRC=path/to/your/copy'; exit 2; }
 	$(PYTHON) -m tests.check $(STEP) "$(SRC)"
@@ -109,13 +114,15 @@ carry:
 	$(PY) -m scripts.carry $(FILE)
 
 # Every server under the same load, side by side, and a chart of it in
-# docs/bench.png; then the party's fan-out, on one process and on two sharing
-# Redis (about four minutes on two cores).
+# bench-results/bench.png (git ignores it); then the party's fan-out, on one
+# process and on two sharing Redis (about MINUTES minutes on two cores).
+# The book's chart is redrawn only when asked: make bench CHART=docs/bench.png
 bench: install-dev
-	$(PYTHON) -m bench.run
+	$(PYTHON) -m bench.run $(if $(CHART),--chart "$(CHART)")
 	$(PYTHON) -m bench.fanout
 
-# CPU instructions per message, under valgrind: steady on a noisy machine
-# (two or three minutes).
+# CPU instructions per message, under valgrind: steady on a noisy machine. The
+# finished stage's bounds: an echo's count over its count 0.80 or more, a 4 KB
+# message 3 short ones at most (MINUTES minutes).
 bench-instructions: install-dev
 	$(PYTHON) -m bench.instructions

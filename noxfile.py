@@ -24,10 +24,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=STAGES_ONLY_PYTHON)
 def stages(session: nox.Session) -> None:
-    """What `make run` installs, and each stage's own tests, on the oldest Python."""
-    session.install("-r", "requirements.txt")
-    session.install(
-        "-c", "constraints.txt", "pytest", "pytest-aiohttp", "pytest-timeout"
-    )
+    """What `make check` installs, each stage's own tests, and `make check` itself,
+    on the oldest Python."""
+    session.install("-r", "requirements-check.txt")
     stage_tests = sorted(glob.glob("tests/test_step*.py"))
-    session.run("python", "-m", "pytest", *stage_tests, *session.posargs)
+    tests = [*stage_tests, "tests/test_check.py"]
+    session.run("python", "-m", "pytest", *tests, *session.posargs)

@@ -6,16 +6,22 @@ can have any name and live anywhere; nothing in it is changed. It needs an `app.
 with `create_app()`, and a `__main__.py` that takes --host and --port.
 """
 
+import importlib
 import os
 import re
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
 
+from tests import learner
+
 ROOT = Path(__file__).resolve().parent.parent
 # A test gives up after this long, so a copy that waits forever fails in seconds.
-TEST_SECONDS = 20
+TEST_SECONDS = 10
+# aiohttp's own words, in the server's log, for a handler that returns nothing.
+MISSING_RETURN = "Missing return statement on request handler"
 NEVER_AWAITED = re.compile(r"coroutine '[\w.]+' was never awaited")
 FORGOTTEN_AWAIT = "did you forget an await?"
 # An exception's last line in a traceback, e.g. "KeyError: 'websockets'".
@@ -33,6 +39,14 @@ PLAIN_WORDS = [
     (
         r"Received message 2:.* is not WSMsgType.TEXT",
         "expected a text message, but the server sent a binary one",
+    ),
+    (
+        r"WSServerHandshakeError: 404.*url='[^']*?//[^/']+(/[^']*)'",
+        r"no WebSocket at `\1`: check `add_routes`",
+    ),
+    (
+        r"Handshake status 404",
+        "no WebSocket at that address (404): check `add_routes`",
     ),
     (r"^TimeoutError", "waited 5 s, and the server sent nothing"),
     (r"WebSocketTimeoutException", "waited 5-10 s, and the server sent nothing"),
@@ -53,24 +67,26 @@ def in_plain_words(reason: str) -> str:
     return first_line.removeprefix("AssertionError: ").removeprefix("Failed: ")[:160]
 
 
+def variant_of(item: pytest.Function) -> str:
+    """Which run of a parametrized test this is, e.g. " [real-server]"; no stage."""
+    if not hasattr(item, "callspec"):
+        return ""
+    stage = re.escape(str(item.callspec.params.get("stage", "")))
+    variant = re.sub(rf"(^|-){stage}(?=-|$)", "", item.callspec.id).strip("-")
+    return f" [{variant}]" if variant else ""
+
+
 class BehaviourReport:
     """A pytest plugin that remembers, per test, its docstring and its outcome."""
 
     def __init__(self) -> None:
         self.behaviours: dict[str, str] = {}
         self.failures: dict[str, str] = {}
-        self.server_logs: dict[str, Path] = {}
 
     def pytest_collection_modifyitems(self, items: list[pytest.Function]) -> None:
         for item in items:
             doc = (item.obj.__doc__ or item.name).strip().splitlines()[0]
-            variant = f" [{item.callspec.id}]" if hasattr(item, "callspec") else ""
-            self.behaviours[item.nodeid] = doc + variant
-
-    def pytest_runtest_call(self, item: pytest.Item) -> None:
-        server = getattr(item, "funcargs", {}).get("server")
-        if server is not None:  # the test started your server: its log may help
-            self.server_logs[item.nodeid] = server.log_path
+            self.behaviours[item.nodeid] = doc + variant_of(item)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not report.failed:
@@ -82,18 +98,42 @@ class BehaviourReport:
 
     def reason(self, report: pytest.TestReport) -> str:
         """Why a behaviour failed: the likely mistake first, else the test's words."""
-        log_path = self.server_logs.get(report.nodeid)
-        log = log_path.read_text() if log_path and log_path.is_file() else ""
+        log_path = Path(dict(report.user_properties).get("server_log", "/nowhere"))
+        log = log_path.read_text() if log_path.is_file() else ""
         # A forgotten await is only a warning, in this process or in the server's log.
         output = "".join(text for _, text in report.sections)
         forgotten = NEVER_AWAITED.search(report.longreprtext + output + log)
         if forgotten:
             return f"{FORGOTTEN_AWAIT} Python says: {forgotten[0]}"
+        if MISSING_RETURN in report.longreprtext + output + log:
+            return (
+                f"does your handler return its response? aiohttp says: {MISSING_RETURN}"
+            )
         if report.when == "teardown" and "Traceback" in log:
             last = EXCEPTION_LINE.search(log.rsplit("Traceback", 1)[-1])
             return "your server printed a traceback" + (f": {last[0]}" if last else "")
         crash = getattr(report.longrepr, "reprcrash", None)
         return in_plain_words(crash.message if crash else str(report.longrepr))
+
+
+def why_it_does_not_start(folder: Path) -> str:
+    """Import the copy and build its app once: one clear error, not one per test."""
+    sys.dont_write_bytecode = True  # no __pycache__ in the learner's folder
+    learner.import_package(folder)
+    try:
+        app_module = importlib.import_module(f"{learner.PACKAGE}.app")
+        app_module.create_app()
+    except Exception as error:  # whatever it is, the learner needs to see it
+        frames = traceback.extract_tb(error.__traceback__)
+        theirs = [frame for frame in frames if frame.filename.startswith(str(folder))]
+        where = (
+            f"{Path(theirs[-1].filename).name}, line {theirs[-1].lineno}: "
+            if theirs
+            else ""
+        )
+        message = traceback.format_exception_only(error)[-1].strip()
+        return f"      {where}{message}"
+    return ""
 
 
 def main(step: str, src: str, *pytest_options: str) -> int:
@@ -112,11 +152,14 @@ def main(step: str, src: str, *pytest_options: str) -> int:
         return 2
 
     print(f"Checking {folder} as {step}...")
+    broken = why_it_does_not_start(folder)
+    if broken:
+        print(
+            f"\n  ✗ Your app does not start, so no behaviour can be checked.\n{broken}"
+        )
+        return 1
     os.environ["ROBOT_DATES_SRC"] = str(folder)
-    os.environ["PYTHONDONTWRITEBYTECODE"] = (
-        "1"  # no __pycache__ in the learner's folder
-    )
-    sys.dont_write_bytecode = True
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # for the servers it starts too
     report = BehaviourReport()
     os.chdir(ROOT)
     quiet = ["-q", "--tb=no", "-rN", "--no-header", "-p", "no:cacheprovider"]

@@ -97,10 +97,18 @@ async def client(aiohttp_client, app_module: ModuleType) -> TestClient:
     return await aiohttp_client(app_module.create_app())
 
 
+def note_server_log(request: pytest.FixtureRequest, server: Server) -> None:
+    """Tell `make check` where the test's server logs: its report may quote it."""
+    request.node.user_properties.append(("server_log", str(server.log_path)))
+
+
 @pytest.fixture
-def server(stage: str, tmp_path: Path) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, stage: str, tmp_path: Path
+) -> Iterator[Server]:
     """The stage as a real process; afterwards, its log must hold no traceback."""
     running = start_server(stage, tmp_path / "server.log")
+    note_server_log(request, running)
     try:
         yield running
     finally:
@@ -134,6 +142,7 @@ async def site(
         yield await aiohttp_client(app_module.create_app())
         return
     server: Server = request.getfixturevalue("shared_server")
+    note_server_log(request, server)
     log_before = len(server.log())
     async with ClientSession(base_url=server.http_url) as session:
         yield session

@@ -27,10 +27,10 @@ def check(step: str, folder: Path, *options: str) -> subprocess.CompletedProcess
 # The big stages run their in-process tests and one real server each: that proves
 # make check loads a learner's folder both ways, in a fraction of the time.
 # step3_robots is checked below, as a copy with a fifth robot.
-SOME_OF = {"step4_party": ["-k", "in-process or sigterm"]}
+SOME_OF = {"step6_party": ["-k", "in-process or sigterm"]}
 
 
-@pytest.mark.parametrize("step", ["step1_hello", "step2_loop", "step4_party"])
+@pytest.mark.parametrize("step", ["step1_hello", "step2_loop", "step6_party"])
 def test_a_copy_of_each_stage_passes(step: str, tmp_path: Path) -> None:
     copy = shutil.copytree(
         ROOT / step, tmp_path / "my copy-of this stage", ignore=PYCACHE
@@ -137,18 +137,27 @@ def test_every_stage_test_says_which_behaviour_it_checks() -> None:
                 assert ast.get_docstring(node), f"{module_path.name}::{node.name}"
 
 
-def test_a_fifth_robot_needs_no_handler_changes(tmp_path: Path) -> None:
-    """The book's promise: add a Robot to ROBOTS, touch nothing else, and it works."""
-    copy = shutil.copytree(ROOT / "step3_robots", tmp_path / "five", ignore=PYCACHE)
+def copy_with_a_fifth_robot(folder: Path, lines: str) -> Path:
+    """Stage 3 with Sparky added to ROBOTS: Bolt's lines, updated with `lines`."""
+    copy = shutil.copytree(ROOT / "step3_robots", folder, ignore=PYCACHE)
     with (copy / "robots.py").open("a") as robots:
         robots.write(
             "\n\nSPARKY = replace(\n"
             '    BOLT, slug="sparky", name="Sparky",\n'
-            '    lines={**BOLT.lines, "name": ("Sparky!", "I am Sparky, hello.")},\n'
+            f"    lines={lines},\n"
             ")\nROBOTS = [*ROBOTS, SPARKY]\n"
         )
     (copy / "robots.py").write_text(
         "from dataclasses import replace\n" + (copy / "robots.py").read_text()
+    )
+    return copy
+
+
+def test_a_fifth_robot_needs_no_handler_changes(tmp_path: Path) -> None:
+    """The book's promise: add a Robot to ROBOTS, touch nothing else, and it works."""
+    copy = copy_with_a_fifth_robot(
+        tmp_path / "five",
+        '{**BOLT.lines, "name": ("Sparky!", "I am Sparky, hello.")}',
     )
     before = sorted(copy.rglob("*"))
     result = check("step3_robots", copy, "-k", "in-process or shutdown_closes")
@@ -156,3 +165,62 @@ def test_a_fifth_robot_needs_no_handler_changes(tmp_path: Path) -> None:
     assert "✗" not in result.stdout
     assert sorted(copy.rglob("*")) == before  # the learner's folder is left alone
     assert (copy / "app.py").read_bytes() == (ROOT / "step3_robots/app.py").read_bytes()
+
+
+def test_a_robot_missing_a_topic_is_refused_in_plain_words(tmp_path: Path) -> None:
+    """A fifth robot with no jokes fails at once, naming robot and topic."""
+    copy = copy_with_a_fifth_robot(
+        tmp_path / "no-jokes",
+        '{topic: lines for topic, lines in BOLT.lines.items() if topic != "joke"}',
+    )
+    result = check("step3_robots", copy)
+    assert result.returncode == 1
+    assert "robot 'sparky' has no lines for 'joke'" in result.stdout
+    assert "behaviours match" not in result.stdout  # said once, before any test
+
+
+def test_an_app_that_does_not_start_is_reported_once(tmp_path: Path) -> None:
+    """A typo that stops create_app() is one line, with the file and line number."""
+    copy = copy_with_a_change(
+        "step2_loop",
+        tmp_path / "typo",
+        "app.on_shutdown.append(close_websockets)",
+        "app.on_shutdown.append(close_websocket)",
+    )
+    result = check("step2_loop", copy)
+    assert result.returncode == 1
+    error = "NameError: name 'close_websocket' is not defined"
+    assert result.stdout.count(error) == 1
+    assert "app.py, line " in result.stdout
+
+
+def test_a_route_that_is_not_there_is_named(tmp_path: Path) -> None:
+    """A misspelled route: "no WebSocket at `/robots/ada`", not a 404 traceback."""
+    copy = copy_with_a_change(
+        "step3_robots",
+        tmp_path / "typo-route",
+        'web.get("/robots/{slug}", robot_chat)',
+        'web.get("/robot/{slug}", robot_chat)',
+    )
+    result = check("step3_robots", copy, "-k", "greets_first and in-process")
+    assert failures(result) == [
+        "✗ Each robot should greet first, and answer "
+        '"What is your name?" with it. [in-process] '
+        "| no WebSocket at `/robots/ada`: check `add_routes`"
+    ]
+
+
+def test_a_handler_that_returns_nothing_is_named(tmp_path: Path) -> None:
+    """A forgotten `return ws` gets aiohttp's own words from the server's log."""
+    copy = copy_with_a_change(
+        "step1_hello",
+        tmp_path / "no-return",
+        "    return ws  # returning ends the chat",
+        "    # return ws  # returning ends the chat",
+    )
+    result = check("step1_hello", copy, "-k", "real_server_answers")
+    reasons = [failure.split(" | ")[1] for failure in failures(result)]
+    assert reasons == [
+        "does your handler return its response? aiohttp says: "
+        "Missing return statement on request handler"
+    ]
