@@ -30,7 +30,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
+def page(
+    request: pytest.FixtureRequest, browser: Browser, stage: str
+) -> Iterator[Page]:
     """The app's page, opened fresh; any console error fails the test.
 
     The module's shared server serves it, unless the test asks for a `server` of
