@@ -8,6 +8,7 @@ is sent as a text message, except these, which send what a polite client never w
     /empty       an empty text message     /bad-utf8  a text frame that is not UTF-8
 
 It ends when the server closes the chat, on Ctrl+C, or a second after your input ends.
+If the server refuses the chat, it shows the server's answer: the status and its text.
 """
 
 import asyncio
@@ -21,6 +22,7 @@ from aiohttp import (
     ClientWebSocketResponse,
     WSMsgType,
     WSServerHandshakeError,
+    hdrs,
 )
 
 
@@ -94,13 +96,31 @@ async def chat(url: str) -> None:
             await frames
 
 
+async def refusal(url: str) -> str:
+    """Why the server said no. ws_connect's error has the status but not the text
+    that explains it, so ask again, as ws_connect does, and read the whole answer.
+    """
+    handshake = {
+        hdrs.UPGRADE: "websocket",
+        hdrs.CONNECTION: "Upgrade",
+        hdrs.SEC_WEBSOCKET_VERSION: "13",
+        hdrs.SEC_WEBSOCKET_KEY: "dGhlIHNhbXBsZSBub25jZQ==",  # RFC 6455's example key
+    }
+    async with ClientSession() as session:
+        async with session.get(url, headers=handshake) as answer:
+            if answer.status == 101:  # a yes this time: a party name came free, say
+                return "The server said no, then yes: try again."
+            text = await answer.text(errors="replace")
+            return f"No chat: the server said {answer.status} {answer.reason}.\n{text}"
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(chat(sys.argv[1]))
-    except WSServerHandshakeError as error:  # e.g. 404 for a robot that isn't there
-        sys.exit(f"No WebSocket there: the server answered {error.status}, not 101.")
+    except WSServerHandshakeError:  # e.g. 404 for a robot that isn't there
+        sys.exit(asyncio.run(refusal(sys.argv[1])))
     except ClientConnectionError as error:
         sys.exit(f"{error}. Is the server running?")

@@ -72,3 +72,25 @@ def test_a_forgotten_await_sends_nothing_and_warns(tmp_path: Path) -> None:
         server.wait(timeout=10)
     warning = "RuntimeWarning: coroutine 'WebSocketResponse.send_str' was never awaited"
     assert warning in (tmp_path / "server.log").read_text()
+
+
+def test_client_shows_why_the_server_refused_the_chat(tmp_path: Path) -> None:
+    """A refused handshake: client.py prints the status and the server's own words."""
+    server = start_server("step3_robots", tmp_path / "server.log")
+    try:
+        client = subprocess.run(
+            [sys.executable, "client.py", f"{server.url}/robots/zed"],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        assert server.stop() == 0
+    assert client.returncode == 1
+    said, explained = client.stderr.splitlines()
+    assert said == "No chat: the server said 404 Not Found."
+    assert explained.startswith("No robot called 'zed' here. Try: ada, ")
+    assert "Traceback" not in server.log()
