@@ -1,18 +1,19 @@
-"""The baseline: a bare aiohttp echo with stage 3's heartbeat and size limit.
+"""The baseline: a bare aiohttp echo with the defences' heartbeat and size limit.
 
     python -m bench.aiohttp_echo --port 8081
 
-What this costs per message is what aiohttp itself costs for stage 3's settings; all
-that stage 3 costs above it is stage 3's own code. It runs on asyncio's own event
-loop, as `python -m step3_robots` does.
+It keeps the settings of step5_internet/defences.py, which every later stage copies.
+What this costs per message is what aiohttp itself costs with them; all that a stage
+from 5 on costs above it is the stage's own code. It runs on asyncio's own event
+loop, as `python -m step7_redis` does.
 """
 
 import argparse
 
 from aiohttp import WSMsgType, web
 
-HEARTBEAT_SECONDS = 30  # stage 3's: a ping when a chat has been quiet this long
-MAX_MESSAGE_BYTES = 4096  # stage 3's: this long or longer closes the chat with 1009
+HEARTBEAT_SECONDS = 30  # the stages': a ping when a chat has been quiet this long
+MAX_MESSAGE_BYTES = 4096  # defences.py's: this long or longer closes with 1009
 
 
 async def echo(request: web.Request) -> web.WebSocketResponse:

@@ -4,8 +4,9 @@
     python -m bench.fanout --json     # the same, and one JSON line at the end
     python -m bench.fanout --guests 20 --seconds 1 --warm-up 0    # a smoke test
 
-Run 1 is one stage-4 process, the party line inside it. Run 2 is two stage-4
-processes sharing a redis-server of our own, the guests split evenly between them.
+Both runs start the finished stage (step7_redis). Run 1 is one process, the party
+line inside it, as stage 6 has it. Run 2 is two processes sharing a redis-server of
+our own (--redis, stage 7's addition), the guests split evenly between them.
 In each, 1,000 guests join (and hear every join after theirs: a storm that ends
 before the talking starts); then 10 of them say a line every 100 ms, 100 lines a
 second, so 100,000 deliveries a second are asked for. After a warm-up second, the
@@ -37,7 +38,7 @@ import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from bench.load import allow_many_sockets
-from harness import Server, find_program, start_redis, start_server
+from harness import FINISHED_STAGE, Server, find_program, start_redis, start_server
 
 GUESTS = 1000
 SPEAKERS = 10
@@ -228,13 +229,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder, ExitStack() as stack:
         logs = Path(folder)
 
-        def stage_four(name: str, *options: str) -> Server:
-            server = start_server("step4_party", logs / f"{name}.log", *options)
+        def finished_stage(name: str, *options: str) -> Server:
+            server = start_server(FINISHED_STAGE, logs / f"{name}.log", *options)
             stack.callback(server.stop)
             return server
 
         print(f"one process: {args.guests} guests, {SPEAKERS} talking", flush=True)
-        one = stage_four("one")
+        one = finished_stage("one")
         processes = [psutil.Process(one.process.pid), generator]
         results["one_process"] = uvloop.run(run([one.url], processes))
         names = ["the server", "the generator"]
@@ -246,7 +247,9 @@ def main() -> None:
         stack.callback(redis.stop)
         options = ("--redis", redis.url)
         with ThreadPoolExecutor() as starting:  # both at once: it saves a second
-            two = list(starting.map(lambda n: stage_four(f"two-{n}", *options), "12"))
+            two = list(
+                starting.map(lambda n: finished_stage(f"two-{n}", *options), "12")
+            )
         assert redis.process is not None
         processes = [psutil.Process(s.process.pid) for s in two]
         processes += [psutil.Process(redis.process.pid), generator]

@@ -2,7 +2,8 @@
 
     python -m bench.websockets_echo --port 8082
 
-It keeps stage 3's heartbeat and size limit, and runs on asyncio's own event loop.
+It keeps the heartbeat and size limit of step5_internet/defences.py, as the aiohttp
+echo does, and runs on asyncio's own event loop.
 """
 
 import argparse
@@ -12,8 +13,8 @@ import contextlib
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosedError
 
-HEARTBEAT_SECONDS = 30  # stage 3's: a ping when a chat has been quiet this long
-MAX_MESSAGE_BYTES = 4096  # stage 3's: this long or longer closes the chat with 1009
+HEARTBEAT_SECONDS = 30  # the stages': a ping when a chat has been quiet this long
+MAX_MESSAGE_BYTES = 4096  # defences.py's: this long or longer closes with 1009
 
 
 async def echo(websocket: ServerConnection) -> None:

@@ -98,7 +98,7 @@ class BehaviourReport:
 
     def reason(self, report: pytest.TestReport) -> str:
         """Why a behaviour failed: the likely mistake first, else the test's words."""
-        log_path = Path(dict(report.user_properties).get("server_log", "/nowhere"))
+        log_path = Path(str(dict(report.user_properties).get("server_log", "/nowhere")))
         log = log_path.read_text() if log_path.is_file() else ""
         # A forgotten await is only a warning, in this process or in the server's log.
         output = "".join(text for _, text in report.sections)

@@ -4,6 +4,7 @@ These are smoke tests: they check what the tools report, never how fast anything
 was. Speed is for `make bench` to print, not for tests to assert.
 """
 
+import importlib
 import json
 import runpy
 import subprocess
@@ -13,11 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from bench import aiohttp_echo, websockets_echo
+from bench import aiohttp_echo, instructions, run, websockets_echo
 from bench.chart import draw
 from bench.report import Figures, Memory, Ratio, report
-from harness import ROOT, find_program, free_port, wait_until_listening
-from step3_robots import app as stage3
+from harness import (
+    FINISHED_STAGE,
+    ROOT,
+    STAGES,
+    find_program,
+    free_port,
+    wait_until_listening,
+)
 from tests.conftest import missing_program
 from tests.wsclient import chat, receive_close
 
@@ -66,7 +73,7 @@ def test_chat_load_reports_round_trips_and_no_errors(server) -> None:
     assert 0 < report["p50_ms"] <= report["p99_ms"] <= report["max_ms"]
 
 
-@pytest.mark.stage("step3_robots")
+@pytest.mark.stage(run.MEMORY_STAGE)
 def test_idle_load_opens_every_chat(server) -> None:
     report = run_load(
         f"{server.url}/robots/ada", "--greeting", "--idle", "50", "--hold", "0"
@@ -74,7 +81,7 @@ def test_idle_load_opens_every_chat(server) -> None:
     assert report == {"opened": 50, "errors": 0}
 
 
-@pytest.mark.stage("step3_robots")
+@pytest.mark.stage(run.MEMORY_STAGE)
 def test_bye_load_ends_every_date_with_the_farewell_and_the_close(server) -> None:
     """Each bye chat counts only once it read the farewell and then the close."""
     report = run_load(f"{server.url}/robots/ada", "--greeting", "--bye", "20")
@@ -89,12 +96,44 @@ def test_echo_server_sends_each_message_back(echo_urls: dict, module: str) -> No
             assert ws.recv() == message
 
 
-def test_echoes_keep_stage_3s_heartbeat_and_size_limit() -> None:
-    """The baselines are fair only with stage 3's own settings."""
-    heartbeat = stage3.create_app()[stage3.heartbeat]
+def test_echoes_keep_the_finished_stages_heartbeat_and_size_limit() -> None:
+    """The baselines are fair only with the settings of the defences (stage 5 on)."""
+    app = importlib.import_module(f"{FINISHED_STAGE}.app")
+    defences = importlib.import_module(f"{FINISHED_STAGE}.defences")
+    heartbeat = app.create_app()[defences.heartbeat]
     for echo in (aiohttp_echo, websockets_echo):
         assert echo.HEARTBEAT_SECONDS == heartbeat
-        assert echo.MAX_MESSAGE_BYTES == stage3.MAX_MESSAGE_BYTES
+        assert echo.MAX_MESSAGE_BYTES == defences.MAX_MESSAGE_BYTES
+    assert len(instructions.LONG.encode()) < defences.MAX_MESSAGE_BYTES
+
+
+def test_bench_measures_the_stages_as_they_are() -> None:
+    """Every stage the benchmarks name exists; the bounds are the finished stage's."""
+    named = {c.stage for c in run.CONTENDERS if c.stage is not None}
+    named |= {row.module for row in instructions.ROWS if row.module.startswith("step")}
+    assert named <= set(STAGES)
+    assert run.DEPLOYED_STAGE == FINISHED_STAGE
+    assert (ROOT / run.MEMORY_STAGE / "defences.py").exists()
+    rows = {row.key: row for row in instructions.ROWS}
+    assert rows["finished"].module == rows["finished_long"].module == FINISHED_STAGE
+
+
+def test_make_bench_leaves_the_books_chart_alone_unless_asked() -> None:
+    """The chart goes where git ignores it; CHART=docs/bench.png redraws the book's."""
+    folder = run.CHART.parent.relative_to(ROOT).as_posix()
+    assert f"{folder}/" in (ROOT / ".gitignore").read_text().splitlines()
+    commands = {}
+    for chart in ("", "docs/bench.png"):
+        commands[chart] = subprocess.run(
+            ["make", "--no-print-directory", "-n", "bench", f"CHART={chart}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    assert "-m bench.run" in commands[""]
+    assert "--chart" not in commands[""]
+    assert '-m bench.run --chart "docs/bench.png"' in commands["docs/bench.png"]
 
 
 @pytest.mark.parametrize("module", ["bench.aiohttp_echo", "bench.websockets_echo"])
@@ -143,8 +182,8 @@ def test_report_says_neither_side_is_saturated_below_90_percent() -> None:
 
 def test_report_points_to_cpu_per_message_when_a_server_was_held_back() -> None:
     text = report(
-        [figures("stage_3", 59, 40), figures("aiohttp_echo", 99, 60)],
-        [Ratio("stage_3", over="aiohttp_echo", at_least=0.9)],
+        [figures("stage_7", 59, 40), figures("aiohttp_echo", 99, 60)],
+        [Ratio("stage_7", over="aiohttp_echo")],
         None,
         "best of 3 rounds",
     )
@@ -165,7 +204,7 @@ def test_report_names_the_side_that_used_a_whole_core() -> None:
 
 def test_report_gives_ratios_and_memory_against_their_targets() -> None:
     memory = Memory(
-        label="stage 3",
+        label="stage 5",
         idle_chats=10,
         kib_offered=100,
         kib_not_offered=10,
@@ -180,12 +219,20 @@ def test_report_gives_ratios_and_memory_against_their_targets() -> None:
         many_errors=0,
     )
     text = report(
-        [figures("stage_3", 99, 50), figures("aiohttp_echo", 99, 60)],
-        [Ratio("stage_3", over="aiohttp_echo", at_least=0.9)],
+        [
+            figures("stage_3", 99, 50),
+            figures("aiohttp_echo", 99, 60),
+            figures("gunicorn", 99, 70),
+        ],
+        [
+            Ratio("stage_3", over="aiohttp_echo"),  # a figure to read, no target
+            Ratio("gunicorn", over="stage_3", at_least=1.05),
+        ],
         memory,
         "best of 3 rounds",
     )
-    assert "stage 3 / aiohttp echo: 1.00 (target ≥ 0.9: met)" in text
+    assert "stage 3 / aiohttp echo: 1.00; from server CPU per message" in text
+    assert "gunicorn / stage 3: 1.00 (target ≥ 1.05: not met)" in text
     assert "the second figure is the steadier one" not in text  # both saturated
     assert "offered / not offered" in text
     assert "10.00  (target ≤ 1.5: not met)" in text
@@ -202,8 +249,18 @@ def test_chart_is_written_as_a_png(tmp_path: Path) -> None:
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_instruction_bounds_are_the_finished_stages() -> None:
+    """Its 4 KB message costs at most 3 short ones; an echo needs 0.80 of its count."""
+    counts = {row.key: 100_000.0 for row in instructions.ROWS}
+    counts |= {"echo": 79_000, "finished_long": 300_000}
+    text = instructions.report(counts)
+    assert f"aiohttp echo / {instructions.FINISHED}" in text
+    assert "0.79  (target ≥ 0.8: not met)" in text
+    assert "3.00  (target ≤ 3: met)" in text
+
+
 def test_gunicorn_config_uses_the_uvloop_worker_where_uvloop_is_installed() -> None:
-    """make bench compares this production path with python -m step3_robots."""
+    """make bench compares this production path with python -m of the same stage."""
     pytest.importorskip("uvloop")  # not on Windows: the config falls back then
     config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
     assert config["worker_class"] == "aiohttp.GunicornUVLoopWebWorker"
@@ -223,7 +280,7 @@ def test_fanout_follows_every_line_to_every_guest() -> None:
         check=True,
     )
     runs = json.loads(result.stdout.splitlines()[-1])
-    for run in ("one_process", "two_processes"):
-        assert runs[run]["missing"] == 0
-        assert runs[run]["deliveries_per_second"] > 0
-        assert 0 < runs[run]["p50_ms"] <= runs[run]["p99_ms"]
+    for way in ("one_process", "two_processes"):
+        assert runs[way]["missing"] == 0
+        assert runs[way]["deliveries_per_second"] > 0
+        assert 0 < runs[way]["p50_ms"] <= runs[way]["p99_ms"]
