@@ -279,6 +279,26 @@ def test_make_diff_prints_the_stage_against_the_one_before(tmp_path: Path) -> No
     assert headers.sub(r"\1", result.stdout) == real_diff(command)
 
 
+CHAPTERS = sorted((ROOT / "docs").glob("[0-9]-*.md"))
+NUMBERS = ["one", "two", "three", "four", "five", "six"]
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=name_of)
+def test_each_chapter_lists_its_ideas_first_and_ends_with_tests_and_a_try(
+    page: Path,
+) -> None:
+    """ "This chapter adds N ideas:", then N of them (six at most), as a list."""
+    text = page.read_text()
+    said = re.search(
+        r"This chapter adds (\w+) ideas?:\n\n((?:\d+\. .*\n(?: .*\n)*)+)", text
+    )
+    assert said, f"{name_of(page)}: say which ideas the chapter adds, near the top"
+    ideas = re.findall(r"^\d+\. ", said[2], flags=re.MULTILINE)
+    assert said[1] in NUMBERS and NUMBERS.index(said[1]) + 1 == len(ideas)
+    headings = re.findall(r"^## (.*)$", text, flags=re.MULTILINE)
+    assert headings[-2:] == ["How the tests check it", "Try it yourself"]
+
+
 def test_each_chapter_names_the_command_for_its_whole_diff() -> None:
     """Chapter N (N from 2) tells the learner how to print its stage's whole diff."""
     for number, stage in enumerate(STAGES[1:], start=2):
