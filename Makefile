@@ -49,14 +49,18 @@ $(VENV_MADE): | python-runs
 	touch $@
 
 $(RUN_INSTALLED): requirements.txt constraints.txt | $(VENV_MADE)
+	@echo "Installing aiohttp, wsdump and redis into $(VENV) (16 MB, about 10 s)..."
 	$(PIP_INSTALL) --no-compile -r requirements.txt  # bytecode later, as imported
 	touch $@
 
 $(CHECK_INSTALLED): requirements-check.txt $(RUN_INSTALLED)
+	@echo "Installing pytest for the stage tests (about 5 s)..."
 	$(PIP_INSTALL) -r requirements-check.txt
 	touch $@
 
 $(DEV_INSTALLED): requirements-dev.txt $(CHECK_INSTALLED) | python-tests
+	@echo "Installing the test tools, linters and benchmark into $(VENV): about 500 MB,"
+	@echo "one to three minutes the first time (a browser driver, a plotting library)..."
 	$(PIP_INSTALL) -r requirements-dev.txt
 	$(PYTHON) -m compileall -q $(VENV)/lib  # the tests start many servers: compile once
 	touch $@
@@ -68,8 +72,10 @@ install-dev: python-tests $(DEV_INSTALLED)
 run: install
 	$(PYTHON) -m $(STEP) $(ARGS)
 
+# The whole suite on several workers: most tests wait on real servers, not the CPU.
+TEST_WORKERS ?= 4
 test: install-dev
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The whole suite on every supported Python this machine has, each in a fresh
 # environment (what CI runs; the sessions are defined in noxfile.py).
@@ -115,7 +121,7 @@ carry:
 
 # Every server under the same load, side by side, and a chart of it in
 # bench-results/bench.png (git ignores it); then the party's fan-out, on one
-# process and on two sharing Redis (about MINUTES minutes on two cores).
+# process and on two sharing Redis (about six minutes on two cores).
 # The book's chart is redrawn only when asked: make bench CHART=docs/bench.png
 bench: install-dev
 	$(PYTHON) -m bench.run $(if $(CHART),--chart "$(CHART)")
@@ -123,6 +129,6 @@ bench: install-dev
 
 # CPU instructions per message, under valgrind: steady on a noisy machine. The
 # finished stage's bounds: an echo's count over its count 0.80 or more, a 4 KB
-# message 3 short ones at most (MINUTES minutes).
+# message 3 short ones at most (about three minutes).
 bench-instructions: install-dev
 	$(PYTHON) -m bench.instructions

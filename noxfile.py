@@ -1,6 +1,9 @@
 """The test matrix, defined once: `make matrix`, .ci/run and the GitHub workflow run it.
 
-Each session builds a fresh environment from the pinned files, as a new clone would.
+`make test` runs the whole suite once, on the Python that `make` uses. What has paths
+that differ from one Python to the next (the stages, aiohttp's known limits, and
+`make check`, which learners run on any of them) runs here on every supported Python,
+each in a fresh environment built from the pinned files, as a new clone would.
 A Python this machine lacks is skipped here and fails in CI (nox's rule when CI is set).
 """
 
@@ -10,23 +13,19 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 
-# The oldest Python for the tests and tools is 3.11; the stages alone run on 3.10.
-TESTED_PYTHONS = ["3.11", "3.12", "3.13"]
-STAGES_ONLY_PYTHON = "3.10"
+# The stages run on 3.10 and newer; the tests and tools need 3.11 (see the Makefile).
+SUPPORTED_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 
-@nox.session(python=TESTED_PYTHONS)
-def tests(session: nox.Session) -> None:
-    """The whole suite, exactly as `make test` runs it."""
-    session.install("-r", "requirements-dev.txt")
-    session.run("python", "-m", "pytest", *session.posargs)
-
-
-@nox.session(python=STAGES_ONLY_PYTHON)
+@nox.session(python=SUPPORTED_PYTHONS)
 def stages(session: nox.Session) -> None:
-    """What `make check` installs, each stage's own tests, and `make check` itself,
-    on the oldest Python."""
+    """What `make check` installs; each stage's tests, the known limits, make check."""
     session.install("-r", "requirements-check.txt")
-    stage_tests = sorted(glob.glob("tests/test_step*.py"))
-    tests = [*stage_tests, "tests/test_check.py"]
-    session.run("python", "-m", "pytest", *tests, *session.posargs)
+    session.install("-c", "constraints.txt", "pytest-xdist")
+    tests = [
+        *sorted(glob.glob("tests/test_step*.py")),
+        "tests/test_known_limits.py",
+        "tests/test_check.py",
+    ]
+    workers = ["-n", "4", "--dist", "loadgroup"]
+    session.run("python", "-m", "pytest", *workers, *tests, *session.posargs)

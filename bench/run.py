@@ -35,7 +35,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import chart, machine
+from bench import machine
 from bench.load import TALKING, TIME_IS_UP, allow_many_sockets
 from bench.report import Figures, Memory, Ratio, report
 from harness import FINISHED_STAGE, ROOT, free_port, wait_until_listening
@@ -368,6 +368,8 @@ def main() -> None:
     heading = f"best of {ROUNDS} rounds"
     print(f"\nmachine: {description}")
     print(report(results, RATIOS, memory, heading))
+    from bench import chart  # matplotlib: only when a chart is drawn
+
     chart.draw(
         results,
         title=f"make bench: {CHATS} chats at once, best of {ROUNDS} rounds of "

@@ -23,6 +23,7 @@ then judge that folder instead of ours.
 
 import importlib
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +45,23 @@ from harness import (
 from tests import learner
 
 LEARNER_SRC = os.environ.get(LEARNER_SRC_VARIABLE)
+# `make test`, the whole suite, on a 2-core machine: CONTRIBUTING.md says why.
+SUITE_BUDGET_SECONDS = 90
+started = time.monotonic()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """After the whole suite, its time against its budget, where everyone sees it."""
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if whole_suite and "PYTEST_XDIST_WORKER" not in os.environ:
+        seconds = time.monotonic() - started
+        verdict = "within" if seconds <= SUITE_BUDGET_SECONDS else "OVER"
+        terminalreporter.write_line(
+            f"The whole suite took {seconds:.0f} s: {verdict} its budget of "
+            f"{SUITE_BUDGET_SECONDS} s on 2 cores."
+        )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from bench import aiohttp_echo, instructions, run, websockets_echo
-from bench.chart import draw
 from bench.report import Figures, Memory, Ratio, report
 from harness import (
     FINISHED_STAGE,
@@ -240,6 +239,8 @@ def test_report_gives_ratios_and_memory_against_their_targets() -> None:
 
 def test_chart_is_written_as_a_png(tmp_path: Path) -> None:
     chart = tmp_path / "docs" / "bench.png"
+    from bench.chart import draw  # matplotlib: only this test needs it
+
     draw(
         [figures("picows_echo", 30, 97), figures("stage_3", 98, 50)],
         title="make bench",

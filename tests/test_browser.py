@@ -13,7 +13,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from harness import CHROMIUM_FLAGS, find_chromium
 from tests.conftest import missing_program
 
-pytestmark = pytest.mark.stage("step4_page")
+# One Chromium for the module: on one worker, however many `make test` runs.
+pytestmark = [pytest.mark.stage("step4_page"), pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")

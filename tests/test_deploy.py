@@ -1,4 +1,4 @@
-"""Stage 4 past one process: under gunicorn, and behind nginx, with deploy/'s configs.
+"""The finished stage on many processes: gunicorn and nginx, with deploy/'s configs.
 
 The processes share the party through a real redis-server. nginx and redis-server
 come from the system (Debian: `apt install nginx-light redis-server`). Without them
@@ -8,6 +8,7 @@ these tests skip and say so, except in CI (CI=true), where they must run.
 import contextlib
 import os
 import re
+import runpy
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 import websocket
 
 from harness import (
+    FINISHED_STAGE,
     ROOT,
     RedisServer,
     Server,
@@ -31,7 +33,8 @@ from harness import (
 from tests.conftest import missing_program
 from tests.wsclient import chat, receive_close
 
-pytestmark = pytest.mark.stage("step4_party")
+# What deploy/ serves, step7_redis; nginx, gunicorn and Redis stay on one worker.
+pytestmark = [pytest.mark.stage(FINISHED_STAGE), pytest.mark.xdist_group("deploy")]
 
 
 def established(pid: int, port: int) -> int:
@@ -41,6 +44,16 @@ def established(pid: int, port: int) -> int:
         for conn in psutil.Process(pid).net_connections("tcp")
         if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port
     )
+
+
+def test_deploy_serves_the_finished_stage(stage: str) -> None:
+    """gunicorn's app and nginx's example commands name the stage `make run` starts."""
+    config = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    assert config["wsgi_app"].startswith(f"{stage}.app:create_app(")
+    commands = re.findall(
+        r"python -m (\w+)", (ROOT / "deploy" / "nginx.conf").read_text()
+    )
+    assert commands == [stage, stage]
 
 
 @pytest.fixture
@@ -141,12 +154,12 @@ def test_gunicorn_workers_all_say_1001_on_sigterm(gunicorn) -> None:
 
 @pytest.fixture(scope="module")
 def backends(
-    redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
+    stage: str, redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[Server]]:
-    """Two stage-4 processes sharing the party through `redis`."""
+    """Two processes of the stage, sharing the party through `redis`."""
     folder = tmp_path_factory.mktemp("backends")
     servers = [
-        start_server("step4_party", folder / f"backend{n}.log", "--redis", redis.url)
+        start_server(stage, folder / f"backend{n}.log", "--redis", redis.url)
         for n in (1, 2)
     ]
     yield servers
@@ -209,7 +222,7 @@ def one_on_each(backends: list[Server]) -> None:
 
 
 def test_nginx_spreads_chats_over_two_processes(nginx, backends) -> None:
-    """Through deploy/nginx.conf, chats reach both stage-4 processes and work."""
+    """Through deploy/nginx.conf, chats reach both processes of the stage, and work."""
     ports, _folder = nginx
     url = f"ws://127.0.0.1:{ports['http']}/robots/clank"
     with chat(url) as first, chat(url) as second:

@@ -13,7 +13,8 @@ from aiohttp import ClientSession
 from harness import Server, start_server
 from tests.test_step6_party import lines_until
 
-pytestmark = pytest.mark.stage("step7_redis")
+# One Redis and two servers for the module: on one worker.
+pytestmark = [pytest.mark.stage("step7_redis"), pytest.mark.xdist_group("redis")]
 
 LINE_DOWN = "* the party line is down; reconnecting..."
 LINE_BACK = "* the party line is back"
