@@ -34,11 +34,13 @@ STAGE_CHANGES = {
         "static/style.css",
     },
     "step5_internet": {"app.py", "defences.py"},
-    "step6_party": {
+    "step6_floods": {"__main__.py", "app.py", "floods.py"},
+    "step7_crowds": {"__main__.py", "app.py", "crowds.py"},
+    "step8_party": {
         *("app.py", "party.py"),
         *("static/index.html", "static/party.js", "static/style.css"),
     },
-    "step7_redis": {"__main__.py", "app.py", "party.py", "redis_line.py"},
+    "step9_redis": {"__main__.py", "app.py", "party.py", "redis_line.py"},
 }
 # `make check` sets this to a learner's own stage folder: it is started instead of ours.
 LEARNER_SRC_VARIABLE = "ROBOT_DATES_SRC"

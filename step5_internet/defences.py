@@ -2,7 +2,8 @@
 
 The handlers in app.py stay as they were; these limits and clean-ups guard them:
 a size limit, no compression, a heartbeat for peers that vanish, a cut-off for
-clients that stop reading, and a goodbye on shutdown that never waits forever.
+clients that stop reading, a log that a bad client cannot flood, and a goodbye on
+shutdown that never waits forever.
 """
 
 import asyncio
@@ -10,13 +11,18 @@ import contextlib
 import logging
 import socket
 import struct
+import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import WSCloseCode, web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_exceptions import HttpProcessingError
 
 MAX_MESSAGE_BYTES = 4096  # a message this long or longer closes the chat with 1009
 BACKLOG_BYTES = 64 * 1024  # unread replies we hold for a client before we cut it off
+KERNEL_SEND_BYTES = 64 * 1024  # the kernel's share for one client (Linux doubles it)
 SWEEP_SECONDS = 2  # how often we look for clients that stopped reading
 GOODBYE_SECONDS = 1  # how long a goodbye on shutdown may take
 
@@ -34,12 +40,24 @@ class ChatWebSocket(web.WebSocketResponse):
     the heartbeat timer, and the timer keeps the finished chat in memory for 30-45 s.
     """
 
-    def __init__(self, request: web.Request) -> None:
+    def __init__(self, request: web.Request, **options: Any) -> None:
         super().__init__(
             heartbeat=request.app[heartbeat],
             max_msg_size=MAX_MESSAGE_BYTES,
             compress=False,  # short lines gain nothing from it, and it costs memory
+            **options,  # anything else aiohttp's WebSocketResponse takes
         )
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter:
+        """The handshake; then a small kernel buffer, so that a client that stops
+        reading is cut off (see cut_off_stuck_clients) before it costs much memory.
+        """
+        writer = await super().prepare(request)
+        if request.transport is not None:  # None if the client has left already
+            sock = request.transport.get_extra_info("socket")
+            with contextlib.suppress(OSError, ValueError):  # closed already
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BYTES)
+        return writer
 
     async def close(
         self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
@@ -94,6 +112,46 @@ async def close_websockets(app: web.Application) -> None:
         await asyncio.wait(goodbyes, timeout=GOODBYE_SECONDS)
     for transport in list(app[chats].values()):
         cut_off(transport)  # does nothing to a connection that closed already
+
+
+class OncePerSecond(logging.Filter):
+    """One short line a second for a kind of record that a client can repeat at will.
+
+    aiohttp logs a whole traceback for every request it cannot parse: one client
+    could write megabytes of them. Such records become one line, and at most one a
+    second; an error in a handler keeps its traceback.
+    """
+
+    def __init__(self, is_noise: Callable[[logging.LogRecord], bool]) -> None:
+        super().__init__()
+        self.is_noise = is_noise
+        self.last = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.is_noise(record):
+            return True
+        now = time.monotonic()
+        if now - self.last < 1:
+            return False
+        self.last = now
+        line = record.getMessage().splitlines()[0]
+        if record.exc_info:  # the error's own words, without its traceback
+            line = f"{line}: {record.exc_info[1]}"
+        record.msg, record.args = line, ()
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def is_a_bad_request(record: logging.LogRecord) -> bool:
+    error = record.exc_info[1] if record.exc_info else None
+    return isinstance(error, HttpProcessingError)
+
+
+# aiohttp logs to "aiohttp.server" under `python -m`, and to "gunicorn.error" under
+# gunicorn.
+BAD_REQUESTS = OncePerSecond(is_a_bad_request)
+for name in ("aiohttp.server", "gunicorn.error"):
+    logging.getLogger(name).addFilter(BAD_REQUESTS)  # once, however many apps
 
 
 def protect(app: web.Application, *, heartbeat_seconds: float) -> None:

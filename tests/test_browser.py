@@ -1,4 +1,4 @@
-"""Stage 4's web page and stage 6's party, in a real headless Chromium, for real.
+"""Stage 4's web page and stage 9's party, in a real headless Chromium, for real.
 
 Playwright drives the Chromium installed on the system (its own browser downloads are
 not used). Without Chromium these tests skip and say how to enable them, except in CI
@@ -162,7 +162,7 @@ def join_the_party(browser: Browser, server, name: str, errors: list[str]) -> Pa
     return page
 
 
-@pytest.mark.stage("step6_party", kept=True)
+@pytest.mark.stage("step8_party", kept=True)
 def test_two_pages_at_the_party_hear_each_other(browser: Browser, server) -> None:
     """Two browsers at the party see each other's lines, as text."""
     errors: list[str] = []

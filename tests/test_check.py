@@ -29,11 +29,11 @@ def check(step: str, folder: Path, *options: str) -> subprocess.CompletedProcess
 # step3_robots is checked below, as a copy with a fifth robot.
 SOME_OF = {
     "step2_loop": ["-k", "not never_reads and not vanishes"],
-    "step6_party": ["-k", "in-process or sigterm"],
+    "step8_party": ["-k", "in-process or sigterm"],
 }
 
 
-@pytest.mark.parametrize("step", ["step1_hello", "step2_loop", "step6_party"])
+@pytest.mark.parametrize("step", ["step1_hello", "step2_loop", "step8_party"])
 def test_a_copy_of_each_stage_passes(step: str, tmp_path: Path) -> None:
     copy = shutil.copytree(
         ROOT / step, tmp_path / "my copy-of this stage", ignore=PYCACHE

@@ -33,7 +33,7 @@ from harness import (
 from tests.conftest import missing_program
 from tests.wsclient import chat, receive_close
 
-# What deploy/ serves, step7_redis; nginx, gunicorn and Redis stay on one worker.
+# What deploy/ serves, step9_redis; nginx, gunicorn and Redis stay on one worker.
 pytestmark = [pytest.mark.stage(FINISHED_STAGE), pytest.mark.xdist_group("deploy")]
 
 

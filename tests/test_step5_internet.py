@@ -4,10 +4,12 @@ The finished stage keeps all of it, so every test runs against it too.
 """
 
 import asyncio
+import contextlib
 import gc
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from aiohttp import WSMsgType
@@ -97,7 +99,7 @@ def test_a_client_that_never_reads_is_cut_off(server) -> None:
     with chat(f"{server.url}/robots/ada") as ws:  # everyone else is fine
         assert ws.recv()
     server.stop()
-    assert "cut off a client that stopped reading" in server.log()
+    assert "cut off a client" in server.log()  # later stages: as a flooder, sooner
 
 
 def test_ctrl_c_ends_the_server_with_a_client_that_never_reads(server) -> None:
@@ -157,3 +159,43 @@ def test_ctrl_c_with_every_kind_of_client_connected(server) -> None:
     assert server.process.wait(timeout=5) == 0
     for sock in (stuck, half_request, half_frame):
         sock.close()
+
+
+def test_bad_requests_cost_one_short_line_a_second(server) -> None:
+    """50 requests aiohttp cannot parse: 400 each, and one line (no traceback) a
+    second in the log, not 50 tracebacks."""
+    for _ in range(50):
+        with socket.create_connection(("127.0.0.1", server.port)) as bad:
+            bad.sendall("GET /?name=Zoë HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert bad.recv(12).startswith(b"HTTP/1.")
+    server.stop()
+    lines = [line for line in server.log().splitlines() if "Error handling" in line]
+    assert 1 <= len(lines) <= 3, lines
+    assert "Traceback" not in server.log()
+
+
+def kernel_send_queue(port: int) -> int:
+    """The bytes the kernel holds, unsent, for the server's end of connections on
+    `port` (Linux's /proc/net/tcp; its numbers are hexadecimal)."""
+    held = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, _remote, _state, queues = line.split()[1:5]
+        if int(local.split(":")[1], 16) == port:
+            held += int(queues.split(":")[0], 16)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux only")
+def test_a_client_that_never_reads_costs_the_kernel_little(server) -> None:
+    """Before it is cut off, the kernel holds at most about 256 KB for such a
+    client (it would grow to 4 MB): a hundred of them cannot eat the memory."""
+    stuck = raw_websocket(server.port, "/robots/ada", receive_buffer=4096)
+    stuck.settimeout(0.2)
+    most = 0
+    deadline = time.monotonic() + 10
+    with contextlib.suppress(OSError):  # until the server cuts it off
+        while time.monotonic() < deadline:
+            stuck.sendall(ping_frame() * 10)
+            most = max(most, kernel_send_queue(server.port))
+    stuck.close()
+    assert most <= 256 * 1024, most

@@ -1,10 +1,11 @@
 """Start this stage's server: python -m <stage> [--host HOST] [--port PORT]."""
 
 import argparse
-
-from aiohttp import web
+import asyncio
 
 from .app import create_app
+from .crowds import serve
+from .floods import MESSAGES_PER_SECOND
 
 
 def main() -> None:
@@ -12,8 +13,16 @@ def main() -> None:
     parser.add_argument("--host", default="localhost", help="default: localhost")
     parser.add_argument("--port", type=int, default=8080, help="default: 8080")
     parser.add_argument("--seed", type=int, help="repeat the robots' choices exactly")
+    parser.add_argument(
+        "--messages-per-second",
+        type=float,
+        default=MESSAGES_PER_SECOND,
+        help=f"a client's most, pings included (default: {MESSAGES_PER_SECOND:g}; 0: "
+        "no limit, for benchmarks)",
+    )
     args = parser.parse_args()
-    web.run_app(create_app(seed=args.seed), host=args.host, port=args.port)
+    app = create_app(seed=args.seed, messages_per_second=args.messages_per_second)
+    asyncio.run(serve(app, args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,17 @@
 """The party: one room where every guest hears every line, and the robots mingle.
 
-A line travels one way. A guest's handler *publishes* it to the party line, and
-whatever comes out of the party line is *delivered* to every guest in this
-process, the sender included. In one process the party line is a queue; across
-processes it is a Redis channel (redis_line.py). Either way each guest gets each
-line once, and the room never waits for a guest: every guest has an outbox that
-its own writer task empties.
+A line travels one way. A guest's handler *publishes* it to the party line, a
+queue, and one task *delivers* whatever comes out of the queue to every guest,
+the sender included. The room never waits for a guest: every guest has an outbox
+that its own writer task empties.
 """
 
 import asyncio
 import logging
 import random
 import re
-import time
-from collections import deque
 from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol
 
 from aiohttp import web
 
@@ -28,18 +23,7 @@ NAME = re.compile(r"[A-Za-z0-9_-]{1,20}")
 # Newlines would split a line in two, and escape sequences play tricks on terminals.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 OUTBOX_LINES = 64  # lines a guest may fall behind before we hang up on them
-FLOOD_MESSAGES = 20  # no guest may send more than this in one second
 QUEUE_LINES = 1000  # lines waiting for delivery in one process; senders wait beyond
-LINE_DOWN = "* the party line is down; reconnecting..."
-LINE_BACK = "* the party line is back"
-
-
-class PartyLine(Protocol):
-    """How lines get from the guests who say them to the rooms that deliver them."""
-
-    async def open(self, deliver: Callable[[str], None]) -> None: ...
-    async def publish(self, line: str) -> bool: ...  # False: the line is down
-    async def close(self) -> None: ...
 
 
 class InProcessLine:
@@ -52,9 +36,8 @@ class InProcessLine:
     async def open(self, deliver: Callable[[str], None]) -> None:
         self.delivery = asyncio.create_task(self.deliver_all(deliver))
 
-    async def publish(self, line: str) -> bool:
+    async def publish(self, line: str) -> None:
         await self.lines.put(line)  # waits while the queue is full: backpressure
-        return True
 
     async def deliver_all(self, deliver: Callable[[str], None]) -> None:
         while True:
@@ -75,7 +58,6 @@ class Guest:
         self.name = name
         self.ws = ws
         self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=OUTBOX_LINES)
-        self.sent_at: deque[float] = deque(maxlen=FLOOD_MESSAGES)
         self.transport: asyncio.Transport | None = None  # set once the guest is in
         self.writer: asyncio.Task[None] | None = None
 
@@ -106,19 +88,11 @@ class Guest:
         if self.writer is not None:
             self.writer.cancel()
 
-    def is_flooding(self) -> bool:
-        """True when this message would be one more than FLOOD_MESSAGES in a second."""
-        now = time.monotonic()
-        if len(self.sent_at) == FLOOD_MESSAGES and now - self.sent_at[0] < 1:
-            return True
-        self.sent_at.append(now)
-        return False
-
 
 class Room:
     """Everyone at the party in this process, and the robots, who never leave."""
 
-    def __init__(self, line: PartyLine, rng: random.Random) -> None:
+    def __init__(self, line: InProcessLine, rng: random.Random) -> None:
         self.line = line
         self.guests: dict[str, Guest] = {}  # by name in lowercase: Sam is sam
         self.robots = {
@@ -165,9 +139,8 @@ class Room:
             await self.say(answer, guest)
 
     async def say(self, line: str, guest: Guest) -> None:
-        """Publish a line for everyone; if the party line is down, tell the guest."""
-        if not await self.line.publish(line):
-            guest.post(LINE_DOWN)
+        """Publish a line for everyone."""
+        await self.line.publish(line)
 
     def answers_to(self, text: str) -> list[str]:
         """What each robot named in the text says to it, in the robot's own words."""

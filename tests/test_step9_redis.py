@@ -1,6 +1,6 @@
-"""Stage 7: one party across processes, through a real Redis.
+"""Stage 9: one party across processes, through a real Redis.
 
-Two `python -m step7_redis --redis URL` processes share the party through a
+Two `python -m step9_redis --redis URL` processes share the party through a
 redis-server of the module's own (the `redis` fixture).
 """
 
@@ -11,10 +11,10 @@ import pytest
 from aiohttp import ClientSession
 
 from harness import Server, start_server
-from tests.test_step6_party import lines_until
+from tests.test_step8_party import lines_until
 
 # One Redis and two servers for the module: on one worker.
-pytestmark = [pytest.mark.stage("step7_redis"), pytest.mark.xdist_group("redis")]
+pytestmark = [pytest.mark.stage("step9_redis"), pytest.mark.xdist_group("redis")]
 
 LINE_DOWN = "* the party line is down; reconnecting..."
 LINE_BACK = "* the party line is back"

@@ -1,16 +1,15 @@
-"""Stage 6: a party for robots and their guests, in one process."""
+"""Stage 6: the dating app, proof against floods (defences.py and floods.py)."""
 
 import logging
 import random
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aiohttp import WSCloseCode, WSMsgType, hdrs, web
+from aiohttp import WSMsgType, hdrs, web
 from yarl import URL
 
 from .conversation import Conversation, Robot
-from .defences import ChatWebSocket, chats, protect
-from .party import InProcessLine, Room
+from .defences import chats, protect
+from .floods import MESSAGES_PER_SECOND, MeteredWebSocket, protect_from_floods
 from .robots import ROBOTS
 
 STATIC = Path(__file__).parent / "static"
@@ -20,14 +19,13 @@ PAGE_POLICY = (  # the page may run its own script files, and nothing inline
 
 shared_rng = web.AppKey("shared_rng", random.Random)  # the robots' dice
 date_seed = web.AppKey("date_seed", int)  # set by --seed: every date goes the same way
-party_room = web.AppKey("party_room", Room)
 
 
 async def date(request: web.Request, robot: Robot) -> web.WebSocketResponse:
     """Chat with one robot: it greets first, then answers every message."""
     if is_cross_site(request):
         raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
-    ws = ChatWebSocket(request)
+    ws = MeteredWebSocket(request)
     try:
         await ws.prepare(request)  # the handshake: from here on, this is a WebSocket
         if request.transport is not None:  # None if the client has left already
@@ -65,40 +63,6 @@ async def robot_chat(request: web.Request) -> web.WebSocketResponse:
     if not web.WebSocketResponse().can_prepare(request):
         raise upgrade_required(request)
     return await date(request, robot)
-
-
-async def party(request: web.Request) -> web.WebSocketResponse:
-    """The party: every guest hears every line, and robots answer to their names."""
-    if not web.WebSocketResponse().can_prepare(request):
-        raise upgrade_required(request)
-    if is_cross_site(request):
-        raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
-    ws = ChatWebSocket(request)
-    room = request.app[party_room]
-    guest = room.arrive(request.query.get("name", ""), ws)  # or 400/409, no upgrade
-    try:
-        await ws.prepare(request)
-        if request.transport is None:  # the guest has left already
-            return ws
-        request.app[chats][ws] = request.transport
-        guest.start(request.transport)
-        await room.say(f"* {guest.name} joined the party", guest)
-        async for msg in ws:
-            if msg.type is WSMsgType.ERROR:  # aiohttp has already closed the chat
-                logging.warning("chat ended with an error: %s", ws.exception())
-            elif guest.is_flooding():  # this message, and any after it, reach no one
-                await ws.close(
-                    code=WSCloseCode.POLICY_VIOLATION, message=b"too many messages"
-                )
-            elif msg.type is WSMsgType.TEXT:
-                await room.speak(guest, msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                guest.post("* text only, please")
-    except ConnectionResetError:
-        logging.warning("chat ended: the connection was lost")
-    finally:
-        await room.leave(guest)
-    return ws
 
 
 async def profiles(request: web.Request) -> web.Response:
@@ -154,30 +118,25 @@ async def add_security_headers(
         response.headers["Content-Security-Policy"] = PAGE_POLICY
 
 
-async def host_the_party(app: web.Application) -> AsyncIterator[None]:
-    """Open the party line before the first guest arrives; close it after the last."""
-    async with app[party_room]:
-        yield
-
-
 def create_app(
-    *, seed: int | None = None, heartbeat_seconds: float = 30
+    *,
+    seed: int | None = None,
+    heartbeat_seconds: float = 30,
+    messages_per_second: float = MESSAGES_PER_SECOND,
 ) -> web.Application:
     """Build the app; with a `seed`, every date goes the same way."""
     app = web.Application()
     protect(app, heartbeat_seconds=heartbeat_seconds)
-    app[party_room] = Room(InProcessLine(), random.Random(seed))
+    protect_from_floods(app, messages_per_second=messages_per_second)
     app[shared_rng] = random.Random()
     if seed is not None:
         app[date_seed] = seed
     app.on_response_prepare.append(add_security_headers)
-    app.cleanup_ctx.append(host_the_party)
     app.add_routes(
         [
             web.get("/", home),
             web.get("/robots", profiles),
             web.get("/robots/{slug}", robot_chat),
-            web.get("/party", party),
             web.static("/static", STATIC),
         ]
     )

@@ -1,7 +1,7 @@
-"""Stage 6: the robot party, in one process.
+"""Stage 8: the robot party, in one process.
 
 The party's behaviours run twice, through the `site` fixture: in this process, and
-against one real `python -m step6_party` shared by the module (each test's guests
+against one real `python -m step8_party` shared by the module (each test's guests
 have left before the next test's arrive). Tests that stop a server start their own.
 The finished stage keeps all of it, so every test runs against it too.
 """
@@ -26,7 +26,7 @@ from tests.wsclient import (
     reset,
 )
 
-pytestmark = pytest.mark.stage("step6_party", kept=True)
+pytestmark = pytest.mark.stage("step8_party", kept=True)
 
 
 async def join(site, name: str) -> ClientWebSocketResponse:
@@ -162,24 +162,23 @@ async def test_flooding_closes_with_1008_and_the_excess_reaches_no_one(site) -> 
     lines = await lines_until(ear, "* Flood left")  # the server's side is done
     await ear.send_str("over")
     lines += await lines_until(ear, "Ear: over")
-    assert lines == [
+    spam = lines[1:-2]  # what came through, if anything: the first ones, in order
+    assert spam == [f"Flood: spam {number}" for number in range(1, len(spam) + 1)]
+    assert len(spam) <= 20
+    assert lines[:1] + lines[-2:] == [
         "* Flood joined the party",
-        *(f"Flood: spam {number}" for number in range(1, 21)),
         "* Flood left",
         "Ear: over",
     ]
     await ear.close()
 
 
-async def test_twenty_messages_a_second_are_fine(client) -> None:
-    """A guest may say 20 things at once, and more once that second is over."""
+async def test_twenty_messages_at_once_are_fine(client) -> None:
+    """A guest may say 20 things at once (how the limit refills: test_step6_floods)."""
     chatty = await join(client, "Chatty")
     for number in range(20):
         await chatty.send_str(f"line {number}")
-    await lines_until(chatty, "Chatty: line 19")  # all 20 are in: the clock runs
-    await asyncio.sleep(1.05)
-    await chatty.send_str("still here")
-    await lines_until(chatty, "Chatty: still here")
+    await lines_until(chatty, "Chatty: line 19")
     await chatty.close()
 
 
@@ -237,8 +236,8 @@ async def test_a_guest_too_far_behind_is_cut_off_and_nobody_waits(
     client = await aiohttp_client(app)
     ear = await join(client, "Ear")
     stuck = await asyncio.to_thread(
-        flood_without_reading, client.port, "/party?name=Stuck"
-    )
+        raw_websocket, client.port, "/party?name=Stuck", receive_buffer=4096
+    )  # it never reads
     talkers = [await join(client, f"Talker{n}") for n in range(8)]
     sent = {
         f"Talker{n}: {number:02} " + "x" * 3990
