@@ -5,7 +5,7 @@
 It keeps the settings of step5_internet/defences.py, which every later stage copies.
 What this costs per message is what aiohttp itself costs with them; all that a stage
 from 5 on costs above it is the stage's own code. It runs on asyncio's own event
-loop, as `python -m step7_redis` does.
+loop, as `python -m step9_redis` does.
 """
 
 import argparse

@@ -4,9 +4,9 @@
     python -m bench.fanout --json     # the same, and one JSON line at the end
     python -m bench.fanout --guests 20 --seconds 1 --warm-up 0    # a smoke test
 
-Both runs start the finished stage (step7_redis). Run 1 is one process, the party
-line inside it, as stage 6 has it. Run 2 is two processes sharing a redis-server of
-our own (--redis, stage 7's addition), the guests split evenly between them.
+Both runs start the finished stage (step9_redis). Run 1 is one process, the party
+line inside it, as stage 8 has it. Run 2 is two processes sharing a redis-server of
+our own (--redis, stage 9's addition), the guests split evenly between them.
 In each, 1,000 guests join (and hear every join after theirs: a storm that ends
 before the talking starts); then 10 of them say a line every 100 ms, 100 lines a
 second, so 100,000 deliveries a second are asked for. After a warm-up second, the

@@ -55,7 +55,7 @@ class Row:
     many: int = MANY
 
 
-FINISHED = f"stage {FINISHED_STAGE.removeprefix('step')[0]}"  # "stage 7"
+FINISHED = f"stage {FINISHED_STAGE.removeprefix('step')[0]}"  # "stage 9"
 ECHO_OVER_FINISHED_AT_LEAST = 0.80
 LONG_OVER_SHORT_AT_MOST = 3
 

@@ -2,7 +2,7 @@
 
 It starts stage 4, the first with the web page, with a fixed seed and has a short
 date in headless Chromium (docs/robot-profiles.png, docs/robot-dates.png), then
-stage 6, where Sam and Kim meet at the party (docs/robot-party.png). Run it again
+stage 8, where Sam and Kim meet at the party (docs/robot-party.png). Run it again
 whenever the page changes.
 """
 
@@ -58,7 +58,7 @@ def main() -> None:
         browser = playwright.chromium.launch(
             executable_path=executable, args=CHROMIUM_FLAGS
         )
-        for stage, take in (("step4_page", take_date), ("step6_party", take_party)):
+        for stage, take in (("step4_page", take_date), ("step8_party", take_party)):
             server = start_server(stage, Path(folder) / f"{stage}.log", "--seed", "3")
             try:
                 take(browser, server.http_url)
