@@ -115,25 +115,25 @@ async def close_websockets(app: web.Application) -> None:
 
 
 class OncePerSecond(logging.Filter):
-    """One short line a second for a kind of record that a client can repeat at will.
+    """One short line a second for each kind of record that a client can repeat.
 
     aiohttp logs a whole traceback for every request it cannot parse: one client
     could write megabytes of them. Such records become one line, and at most one a
-    second; an error in a handler keeps its traceback.
+    second of each kind; an error in a handler keeps its traceback.
     """
 
     def __init__(self, is_noise: Callable[[logging.LogRecord], bool]) -> None:
         super().__init__()
         self.is_noise = is_noise
-        self.last = 0.0
+        self.last: dict[object, float] = {}  # by kind: the record's format string
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.is_noise(record):
             return True
         now = time.monotonic()
-        if now - self.last < 1:
+        if now - self.last.get(record.msg, -1.0) < 1:
             return False
-        self.last = now
+        self.last[record.msg] = now
         line = record.getMessage().splitlines()[0]
         if record.exc_info:  # the error's own words, without its traceback
             line = f"{line}: {record.exc_info[1]}"

@@ -11,7 +11,7 @@ from yarl import URL
 from .conversation import Conversation, Robot
 from .defences import chats, protect
 from .floods import MESSAGES_PER_SECOND, MeteredWebSocket, protect_from_floods
-from .party import InProcessLine, Room
+from .party import InProcessLine, Room, text_frame
 from .robots import ROBOTS
 
 STATIC = Path(__file__).parent / "static"
@@ -82,13 +82,13 @@ async def party(request: web.Request) -> web.WebSocketResponse:
         if request.transport is None:  # the guest has left already
             return ws
         request.app[chats][ws] = request.transport
-        guest.start(request.transport)
+        guest.transport = request.transport  # from now on, lines for them are sent
         await room.say(f"* {guest.name} joined the party", guest)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 await room.speak(guest, msg.data)
             elif msg.type is WSMsgType.BINARY:
-                guest.post("* text only, please")
+                room.post(text_frame("* text only, please"), guest)
             elif msg.type is WSMsgType.ERROR:  # aiohttp has already closed the chat
                 logging.warning("chat ended with an error: %s", ws.exception())
     except ConnectionResetError:  # also aiohttp's ClientConnectionResetError

@@ -1,92 +1,97 @@
 """The party: one room where every guest hears every line, and the robots mingle.
 
-A line travels one way. A guest's handler *publishes* it to the party line, a
-queue, and one task *delivers* whatever comes out of the queue to every guest,
-the sender included. The room never waits for a guest: every guest has an outbox
-that its own writer task empties.
+A line travels one way. A guest's handler *publishes* it to the party line, and
+the party line *delivers* it to every guest, the sender included. Delivery never
+waits for a guest: each line is framed once, the same bytes for everyone, and
+written straight to each guest's connection, all the lines of one turn of the
+event loop in one write. A guest whose connection holds more than BEHIND_BYTES
+unsent is too far behind, and is cut off.
 """
 
 import asyncio
 import logging
 import random
 import re
+import struct
 from collections.abc import Callable
 from types import TracebackType
 
 from aiohttp import web
 
 from .conversation import Conversation
-from .defences import cut_off
+from .defences import BACKLOG_BYTES, cut_off
 from .robots import ROBOTS
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,20}")
-# Newlines would split a line in two, and escape sequences play tricks on terminals.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-OUTBOX_LINES = 64  # lines a guest may fall behind before we hang up on them
-QUEUE_LINES = 1000  # lines waiting for delivery in one process; senders wait beyond
+# Newlines would split a line in two, escape sequences play tricks on terminals,
+# and bidi controls (U+202E...) turn what others read around.
+UNPRINTABLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+MOST_LINE_CHARACTERS = 4200  # a message of the size limit, and a name before it
+# Unsent to one guest: beyond this, at once, they are cut off. (Stage 5's sweeper
+# also cuts off a client with more than BACKLOG_BYTES unsent when it passes.)
+BEHIND_BYTES = 4 * BACKLOG_BYTES
+
+
+def clean(text: str) -> str:
+    """What anyone may say at the party: one line of printable text, not too long."""
+    return UNPRINTABLE.sub(" ", text[:MOST_LINE_CHARACTERS])
+
+
+def text_frame(line: str) -> bytes:
+    """A WebSocket text frame from the server: a head (FIN + text, the length) and
+    the line in UTF-8. Unmasked, so every guest can get the very same bytes."""
+    payload = line.encode()
+    if len(payload) < 126:
+        head = struct.pack("!BB", 0x81, len(payload))
+    else:
+        head = struct.pack("!BBH", 0x81, 126, len(payload))  # up to 64 KiB
+    return head + payload
 
 
 class InProcessLine:
-    """The party line of a single process: a queue, and one task delivering from it."""
+    """The party line of a single process: what is published is delivered at once."""
 
     def __init__(self) -> None:
-        self.lines: asyncio.Queue[str] = asyncio.Queue(maxsize=QUEUE_LINES)
-        self.delivery: asyncio.Task[None] | None = None
+        self.deliver: Callable[[str], None] = lambda line: None
 
     async def open(self, deliver: Callable[[str], None]) -> None:
-        self.delivery = asyncio.create_task(self.deliver_all(deliver))
+        self.deliver = deliver
 
     async def publish(self, line: str) -> None:
-        await self.lines.put(line)  # waits while the queue is full: backpressure
-
-    async def deliver_all(self, deliver: Callable[[str], None]) -> None:
-        while True:
-            deliver(await self.lines.get())
-            # Let every guest's writer send this line before we deliver the next:
-            # a burst delivered in one go would fill every outbox at once.
-            await asyncio.sleep(0)
+        self.deliver(line)
 
     async def close(self) -> None:
-        if self.delivery is not None:
-            self.delivery.cancel()
+        pass
 
 
 class Guest:
-    """One guest: a name, a connection, and an outbox that a writer task empties."""
+    """One guest: a name, and the connection we write their lines to."""
 
     def __init__(self, name: str, ws: web.WebSocketResponse) -> None:
         self.name = name
         self.ws = ws
-        self.outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=OUTBOX_LINES)
         self.transport: asyncio.Transport | None = None  # set once the guest is in
-        self.writer: asyncio.Task[None] | None = None
+        self.unsent: list[bytes] = []  # frames of this turn of the event loop
 
-    def start(self, transport: asyncio.Transport) -> None:
-        """The handshake is done: from now on, lines for this guest are sent."""
-        self.transport = transport
-        self.writer = asyncio.create_task(self.write())
-
-    def post(self, line: str) -> None:
-        """Queue a line for this guest; hang up on them if they are too far behind."""
+    def post(self, frame: bytes) -> bool:
+        """Keep a frame for this turn's write; True if the guest had none yet."""
         if self.transport is None or self.transport.is_closing() or self.ws.closed:
-            return  # not in yet, or on the way out
-        try:
-            self.outbox.put_nowait(line)
-        except asyncio.QueueFull:
-            logging.warning("cut off %s: %d lines behind", self.name, OUTBOX_LINES)
-            cut_off(self.transport)  # wakes the writer too, if it waits to send
+            return False  # not in yet, or on the way out
+        self.unsent.append(frame)
+        return len(self.unsent) == 1
 
-    async def write(self) -> None:
-        """Send the outbox, line by line, as fast as this guest reads."""
-        try:
-            while True:
-                await self.ws.send_str(await self.outbox.get())
-        except ConnectionError:  # the guest left, or was cut off: the handler logs it
-            pass
-
-    def stop(self) -> None:
-        if self.writer is not None:
-            self.writer.cancel()
+    def write(self) -> None:
+        """Write this turn's frames in one go, or cut off a guest too far behind."""
+        frames, self.unsent = b"".join(self.unsent), []
+        if self.transport is None or self.transport.is_closing() or self.ws.closed:
+            return  # gone, or said goodbye: nothing may follow a closing frame
+        if self.transport.get_write_buffer_size() + len(frames) > BEHIND_BYTES:
+            logging.warning("cut off %s: too far behind", self.name)
+            cut_off(self.transport)
+        else:
+            self.transport.write(frames)
 
 
 class Room:
@@ -95,6 +100,7 @@ class Room:
     def __init__(self, line: InProcessLine, rng: random.Random) -> None:
         self.line = line
         self.guests: dict[str, Guest] = {}  # by name in lowercase: Sam is sam
+        self.to_write: list[Guest] = []  # guests with frames to write this turn
         self.robots = {
             robot.name.split()[0].lower(): Conversation(robot, rng) for robot in ROBOTS
         }
@@ -127,14 +133,13 @@ class Room:
         return guest
 
     async def leave(self, guest: Guest) -> None:
-        guest.stop()
         del self.guests[guest.name.lower()]
         if guest.transport is not None:  # they were in: tell everyone
             await self.say(f"* {guest.name} left", guest)
 
     async def speak(self, guest: Guest, text: str) -> None:
         """What a guest said, for everyone, then the answers of the robots it names."""
-        await self.say(f"{guest.name}: {CONTROL_CHARACTERS.sub(' ', text)}", guest)
+        await self.say(f"{guest.name}: {clean(text)}", guest)
         for answer in self.answers_to(text):
             await self.say(answer, guest)
 
@@ -152,5 +157,17 @@ class Room:
         ]
 
     def deliver(self, line: str) -> None:
-        for guest in list(self.guests.values()):
-            guest.post(line)
+        """A line for every guest: framed once, written at the end of this turn."""
+        self.post(text_frame(line), *self.guests.values())
+
+    def post(self, frame: bytes, *guests: Guest) -> None:
+        for guest in guests:
+            if guest.post(frame):
+                self.to_write.append(guest)
+                if len(self.to_write) == 1:  # the first this turn: write them later
+                    asyncio.get_running_loop().call_soon(self.write_all)
+
+    def write_all(self) -> None:
+        to_write, self.to_write = self.to_write, []
+        for guest in to_write:
+            guest.write()

@@ -20,9 +20,7 @@ def main() -> None:
         help=f"a client's most, pings included (default: {MESSAGES_PER_SECOND:g}; 0: "
         "no limit, for benchmarks)",
     )
-    parser.add_argument(
-        "--redis", metavar="URL", help="share the party: redis://localhost:6379"
-    )
+    parser.add_argument("--redis", metavar="URL", help="share the party: redis://...")
     args = parser.parse_args()
     app = create_app(
         seed=args.seed,

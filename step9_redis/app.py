@@ -11,7 +11,7 @@ from yarl import URL
 from .conversation import Conversation, Robot
 from .defences import chats, protect
 from .floods import MESSAGES_PER_SECOND, MeteredWebSocket, protect_from_floods
-from .party import InProcessLine, PartyLine, Room
+from .party import InProcessLine, PartyLine, Room, text_frame
 from .redis_line import RedisLine
 from .robots import ROBOTS
 
@@ -77,19 +77,19 @@ async def party(request: web.Request) -> web.WebSocketResponse:
         raise web.HTTPForbidden(text="WebSocket connections from other sites are off.")
     ws = MeteredWebSocket(request)
     room = request.app[party_room]
-    guest = room.arrive(request.query.get("name", ""), ws)  # or 400/409, no upgrade
+    guest = await room.arrive(request.query.get("name", ""), ws)  # or 400/409
     try:
         await ws.prepare(request)
         if request.transport is None:  # the guest has left already
             return ws
         request.app[chats][ws] = request.transport
-        guest.start(request.transport)
+        guest.transport = request.transport  # from now on, lines for them are sent
         await room.say(f"* {guest.name} joined the party", guest)
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 await room.speak(guest, msg.data)
             elif msg.type is WSMsgType.BINARY:
-                guest.post("* text only, please")
+                room.post(text_frame("* text only, please"), guest)
             elif msg.type is WSMsgType.ERROR:  # aiohttp has already closed the chat
                 logging.warning("chat ended with an error: %s", ws.exception())
     except ConnectionResetError:  # also aiohttp's ClientConnectionResetError
@@ -165,10 +165,7 @@ def create_app(
     messages_per_second: float = MESSAGES_PER_SECOND,
     redis_url: str | None = None,
 ) -> web.Application:
-    """Build the app; with a `seed`, every date goes the same way.
-
-    With a `redis_url`, the party is shared by every process that uses that Redis.
-    """
+    """Build the app; a `seed` makes dates repeat; a `redis_url` shares the party."""
     app = web.Application()
     protect(app, heartbeat_seconds=heartbeat_seconds)
     protect_from_floods(app, messages_per_second=messages_per_second)

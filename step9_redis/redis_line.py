@@ -1,96 +1,167 @@
-"""The party line across processes: a Redis pub/sub channel.
+"""The party line across processes: a Redis pub/sub channel, and names in Redis.
 
-Every process publishes its guests' lines to one channel, and delivers whatever
-it hears on the channel to its own guests, its own lines included. So each guest
-gets each line once, whichever process they are connected to. Pub/sub delivers
-at most once: a line published while a process is not listening is lost to its
-guests, and Redis keeps nothing for later.
+Every process publishes its guests' lines to one channel, and delivers what it
+hears there to its own guests, its own lines included: each guest gets each line
+once. Pub/sub delivers at most once, and keeps nothing for later. What comes from
+Redis is trusted no more than a guest: cleaned, or dropped if it is not text.
 """
 
 import asyncio
 import contextlib
 import logging
+import os
+import time
 from collections.abc import Callable
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as LostConnection
 from redis.exceptions import RedisError
 
-from .party import LINE_BACK, LINE_DOWN
+from .defences import OncePerSecond
+from .party import LINE_BACK, LINE_DOWN, clean
 
 CHANNEL = "robot-dates:party"
+NAMES = "robot-dates:name:"  # + a name in lowercase: which process has that guest
+NAME_SECONDS = 30  # a claim on a name lasts this long, unless its process renews it
 CONNECTIONS = 8  # to Redis, per process: one listens, the others publish
-TIMEOUT_SECONDS = 2  # to connect, to run a command, to wait for a free connection
-RETRY_SECONDS = 0.1  # the first wait before reconnecting; it doubles each time...
+TIMEOUT_SECONDS = 1  # for any answer from Redis; and the oldest line we take
+WATCH_SECONDS = 0.5  # how often we ask Redis whether it is there
+RETRY_SECONDS = 0.1  # the first wait before the listener reconnects; it doubles...
 RETRY_AT_MOST_SECONDS = 2  # ...up to this
+# Release a name only if this process still holds it: one atomic step in Redis.
+RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end"
+TROUBLE = (RedisError, OSError)  # redis-py's TimeoutError is a RedisError
+
+TROUBLE_LOG = logging.getLogger(__name__)  # what can repeat at will: bad lines...
+TROUBLE_LOG.addFilter(OncePerSecond(lambda record: True))  # ...cost a line a second
 
 
 class RedisLine:
     """A party line shared by every process that uses the same Redis."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.redis: Redis | None = None
-        self.listener: asyncio.Task[None] | None = None
-
-    async def open(self, deliver: Callable[[str], None]) -> None:
-        """Start listening; return once subscribed, or once we know Redis is down."""
         pool = BlockingConnectionPool.from_url(
-            self.url,
+            url,
             max_connections=CONNECTIONS,
             timeout=TIMEOUT_SECONDS,
             socket_connect_timeout=TIMEOUT_SECONDS,
-            socket_timeout=TIMEOUT_SECONDS,
-            # One retry, at once, on a new connection: after Redis restarts, the
-            # pool's old ones are dead. Waiting for Redis to return is our job.
-            retry=Retry(NoBackoff(), retries=1),
-            decode_responses=True,
+            socket_timeout=TIMEOUT_SECONDS,  # so nothing waits on a frozen Redis
+            retry=Retry(NoBackoff(), 1, (LostConnection,)),  # after a restart: anew
         )
         self.redis = Redis.from_pool(pool)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.deliver: Callable[[str], None] = lambda line: None
+        self.me = f"{os.getpid()}:{id(self)}"  # who claims a name, in Redis
+        self.names: set[str] = set()  # the names this process has claimed
+        self.subscribed = False  # the listener hears the channel
+        self.up = True  # Redis answers, and the listener hears: what we last said
+
+    async def open(self, deliver: Callable[[str], None]) -> None:
+        """Start listening; return once subscribed, or once we know Redis is down."""
+        self.deliver = deliver
         first_try = asyncio.Event()
-        self.listener = asyncio.create_task(self.listen(deliver, first_try))
+        self.tasks = [asyncio.create_task(self.listen(first_try))]
         await first_try.wait()  # no guest may speak before we can hear them
+        self.tasks.append(asyncio.create_task(self.watch()))
 
     async def publish(self, line: str) -> bool:
-        assert self.redis is not None
+        if not self.up:
+            return False  # down: no need to wait to know it
         try:
-            await self.redis.publish(CHANNEL, line)
-        except (RedisError, OSError):
+            await self.redis.publish(CHANNEL, f"{time.time():.3f} {line}")
+        except TROUBLE:
             return False
         return True
 
-    async def listen(
-        self, deliver: Callable[[str], None], first_try: asyncio.Event
-    ) -> None:
-        """Deliver what the channel says; when Redis goes away, say so and retry."""
-        assert self.redis is not None
-        down, wait = False, RETRY_SECONDS
+    async def claim(self, name: str) -> bool:
+        """Keep `name` for a guest of ours; False if another process has it."""
+        try:
+            claimed = await self.redis.set(
+                NAMES + name, self.me, nx=True, ex=NAME_SECONDS
+            )
+        except TROUBLE:  # two guests of one name may meet, once Redis is back
+            TROUBLE_LOG.warning("Redis is down: %s is checked here only", name)
+            claimed = True
+        if claimed:
+            self.names.add(name)
+        return bool(claimed)
+
+    async def release(self, name: str) -> None:
+        self.names.discard(name)
+        if self.up:
+            with contextlib.suppress(*TROUBLE):  # if not, it expires by itself
+                await self.redis.eval(RELEASE, 1, NAMES + name, self.me)
+
+    def hear(self, data: bytes) -> None:
+        """A line from the channel: its time, a space, and what was said."""
+        try:
+            stamp, _, line = data.decode().partition(" ")
+            age = time.time() - float(stamp)
+        except ValueError:  # not UTF-8 (UnicodeDecodeError), or no stamp
+            TROUBLE_LOG.warning("dropped a line that is not ours: %r", data[:40])
+            return
+        if age <= TIMEOUT_SECONDS:  # older: its speaker was told it was lost
+            self.deliver(clean(line))
+
+    async def listen(self, first_try: asyncio.Event) -> None:
+        """Deliver what the channel says; when anything goes wrong, listen again."""
+        wait = RETRY_SECONDS
         while True:
             try:
-                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    first_try.set()
-                    if down:
-                        logging.warning("the party line is back")
-                        deliver(LINE_BACK)
-                    down, wait = False, RETRY_SECONDS
-                    async for message in pubsub.listen():
-                        deliver(message["data"])
-                        await asyncio.sleep(0)  # the writers first (see InProcessLine)
-            except (RedisError, OSError) as error:
-                first_try.set()
-                if not down:
-                    logging.warning("the party line is down, reconnecting: %s", error)
-                    deliver(LINE_DOWN)
-                down = True
-            await asyncio.sleep(wait)  # less and less often, while Redis is down
+                    while True:  # a read waits WATCH_SECONDS at most, then again
+                        message = await pubsub.get_message(timeout=WATCH_SECONDS)
+                        if message is None:
+                            continue
+                        if message["type"] == "subscribe":
+                            self.subscribed, wait = True, RETRY_SECONDS
+                            first_try.set()
+                        elif message["type"] == "message":
+                            self.hear(message["data"])
+            except Exception as error:  # whatever it was, the party goes on
+                TROUBLE_LOG.warning("the party line's listener stopped: %r", error)
+            self.subscribed = False
+            first_try.set()
+            await asyncio.sleep(wait)  # less and less often, while it fails
             wait = min(wait * 2, RETRY_AT_MOST_SECONDS)
 
+    async def watch(self) -> None:
+        """Ask Redis whether it is there; say so when that changes; renew our names."""
+        renewed_at = time.monotonic()
+        while True:
+            renew = time.monotonic() - renewed_at > NAME_SECONDS / 3
+            try:
+                await self.check(renew)
+                answers = True
+                renewed_at = time.monotonic() if renew else renewed_at
+            except Exception as error:  # whatever it was, we keep watching
+                if not isinstance(error, TROUBLE):
+                    TROUBLE_LOG.warning("the party line's watch: %r", error)
+                answers = False
+            self.tell(up=answers and self.subscribed)
+            await asyncio.sleep(WATCH_SECONDS)
+
+    async def check(self, renew: bool) -> None:
+        await self.redis.ping()
+        if renew and self.names:
+            async with self.redis.pipeline() as renewal:
+                for name in self.names:
+                    renewal.set(NAMES + name, self.me, ex=NAME_SECONDS)
+                await renewal.execute()
+
+    def tell(self, *, up: bool) -> None:
+        """Log it, and tell every guest here, when the party line goes down or up."""
+        if up != self.up:
+            self.up = up
+            logging.warning("the party line is %s", "back" if up else "down")
+            self.deliver(LINE_BACK if up else LINE_DOWN)
+
     async def close(self) -> None:
-        if self.listener is not None:
-            self.listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.listener  # it unsubscribes on its way out
-        if self.redis is not None:
-            await self.redis.aclose()
+        """Stop, and let go of Redis: a second at most, however Redis is."""
+        for task in self.tasks:
+            task.cancel()
+        closing = asyncio.ensure_future(self.redis.aclose())
+        await asyncio.wait([*self.tasks, closing], timeout=TIMEOUT_SECONDS)

@@ -77,6 +77,26 @@ async def test_every_line_is_one_line_of_printable_text(site) -> None:
     await eve.close()
 
 
+async def test_bidi_controls_and_long_lines_are_neutralised(site) -> None:
+    """Bidi controls (U+202E...) become spaces too, and a line has a size limit."""
+    eve = await join(site, "Eve")
+    await eve.send_str("hi \u202eevil\u2066")
+    assert await eve.receive_str(timeout=10) == "Eve: hi  evil "
+    await eve.send_str("é" * 2047)  # 4,094 bytes: just under the size limit
+    assert len(await eve.receive_str(timeout=10)) <= 4200
+    await eve.close()
+
+
+async def test_a_flooder_is_gone_within_a_second_and_its_name_is_free(site) -> None:
+    """After its 1008, a flooder's name may join again at once."""
+    flood = await join(site, "Flood")
+    for number in range(40):
+        await flood.send_str(f"spam {number}")
+    assert await close_code(flood) == 1008
+    again = await asyncio.wait_for(join(site, "Flood"), 2)
+    await again.close()
+
+
 async def test_joins_and_leaves_are_announced(site) -> None:
     """Everyone hears "* Name joined the party" and "* Name left"."""
     ana = await join(site, "Ana")
@@ -225,10 +245,11 @@ async def test_robot_dates_still_work(site) -> None:
 async def test_a_guest_too_far_behind_is_cut_off_and_nobody_waits(
     aiohttp_client, app_module, caplog
 ) -> None:
-    """A guest who stops reading is cut off when 64 lines are waiting for them.
+    """A guest who stops reading is cut off once 256 KB wait for them; everyone who
+    reads hears every line.
 
     Stage 5's sweeper would cut them off too, within two seconds; it is left out
-    here, so that nothing but the outbox can save the room.
+    here, so that nothing but the party's own limit can save the room.
     """
     app = app_module.create_app()
     defences = sys.modules[f"{app_module.__package__}.defences"]
@@ -239,22 +260,31 @@ async def test_a_guest_too_far_behind_is_cut_off_and_nobody_waits(
         raw_websocket, client.port, "/party?name=Stuck", receive_buffer=4096
     )  # it never reads
     talkers = [await join(client, f"Talker{n}") for n in range(8)]
-    sent = {
-        f"Talker{n}: {number:02} " + "x" * 3990
-        for n in range(8)
-        for number in range(20)
-    }
-    for line in sorted(sent):  # 640 kB: far more than Stuck's connection holds
-        talker, text = line.split(": ", 1)
-        await talkers[int(talker.removeprefix("Talker"))].send_str(text)
+    listening = [asyncio.create_task(read_until_closed(t)) for t in talkers]
     heard: list[str] = []
-    while not sent <= set(heard) or "* Stuck left" not in heard:
-        heard.append(await ear.receive_str(timeout=10))  # nobody waits for Stuck
+    for number in range(20):  # 640 kB: far more than Stuck's connection holds
+        said = {f"Talker{n}: {number:02} " + "x" * 3990 for n in range(8)}
+        for line in sorted(said):
+            talker, text = line.split(": ", 1)
+            await talkers[int(talker.removeprefix("Talker"))].send_str(text)
+        while not said <= set(heard):  # Ear reads as a phone would, nobody waits
+            heard.append(await ear.receive_str(timeout=10))
+    sent = {f"Talker{n}: {m:02} " + "x" * 3990 for n in range(8) for m in range(20)}
+    while "* Stuck left" not in heard:
+        heard.append(await ear.receive_str(timeout=10))
     assert len([line for line in heard if line.startswith("Talker")]) == len(sent)
-    assert "cut off Stuck: 64 lines behind" in caplog.text
+    assert caplog.text.count("too far behind") == 1  # Stuck's, nobody else's
+    assert "cut off Stuck: too far behind" in caplog.text
     stuck.close()
     for guest in (ear, *talkers):
         await guest.close()
+    await asyncio.gather(*listening)
+
+
+async def read_until_closed(ws: ClientWebSocketResponse) -> None:
+    """A polite guest: reads every line, until the party is over for them."""
+    while (await ws.receive()).type is WSMsgType.TEXT:
+        pass
 
 
 def text_from(ws: websocket.WebSocket) -> str:

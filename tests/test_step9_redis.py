@@ -5,10 +5,13 @@ redis-server of the module's own (the `redis` fixture).
 """
 
 import asyncio
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, WSServerHandshakeError
 
 from harness import Server, start_server
 from tests.test_step8_party import lines_until
@@ -91,5 +94,114 @@ async def test_redis_going_away_is_logged_told_and_survived(two_servers, redis) 
         await kim.close()
     for server in two_servers:
         log = server.log()
-        assert "the party line is down, reconnecting: " in log
+        assert "the party line is down" in log
         assert "the party line is back" in log
+
+
+def publish_raw(redis, data: bytes) -> None:
+    """What anyone who can reach Redis might put on the party's channel."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", redis.port)) as sock:
+        command = [b"PUBLISH", b"robot-dates:party", data]
+        sock.sendall(
+            b"*3\r\n"
+            + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in command)
+        )
+        assert sock.recv(100).startswith(b":")  # the number of listeners
+
+
+async def test_bad_lines_on_the_channel_cost_a_log_line_not_the_party(
+    two_servers, redis
+) -> None:
+    """Bytes that are not UTF-8, or a line without its time, are dropped with a log
+    line; a forged line is cleaned like a guest's; the party goes on."""
+    first, second = two_servers
+    async with ClientSession() as session:
+        sam = await session.ws_connect(f"{first.url}/party?name=Sal")
+        await lines_until(sam, "* Sal joined the party")
+        publish_raw(redis, b"\xff")
+        publish_raw(redis, b"no time here")
+        publish_raw(redis, f"{time.time():.3f} Eve: \x1b[2J\u202ehi".encode())
+        assert await sam.receive_str(timeout=10) == "Eve:  [2J hi"
+        kim = await session.ws_connect(f"{second.url}/party?name=Kip")
+        await lines_until(sam, "* Kip joined the party")  # both still listen
+        await kim.close()
+        await sam.close()
+    for server in two_servers:
+        assert "dropped a line" in server.log()
+
+
+async def test_names_are_unique_across_processes(two_servers) -> None:
+    """Sam on one process: SAM on another gets 409, until Sam leaves."""
+    first, second = two_servers
+    async with ClientSession() as session:
+        sam = await session.ws_connect(f"{first.url}/party?name=Sam")
+        await lines_until(sam, "* Sam joined the party")
+        with pytest.raises(WSServerHandshakeError) as refused:
+            await session.ws_connect(f"{second.url}/party?name=SAM")
+        assert refused.value.status == 409
+        await sam.close()
+        await lines_until_closed_and_gone(session, second, "SAM")
+
+
+async def lines_until_closed_and_gone(session, server, name: str) -> None:
+    """Join as `name` as soon as the name is free (a second at most), then leave."""
+    for _ in range(20):
+        try:
+            ws = await session.ws_connect(f"{server.url}/party?name={name}")
+        except WSServerHandshakeError:
+            await asyncio.sleep(0.1)
+        else:
+            await ws.close()
+            return
+    pytest.fail(f"{name} never became free")
+
+
+async def test_a_frozen_redis_is_told_within_two_seconds_and_lines_are_not_lost_twice(
+    two_servers, redis
+) -> None:
+    """Redis stops answering (SIGSTOP): every guest hears it within 2 s, a speaker
+    meanwhile is told its line is lost, and nobody hears that line later; "back"
+    comes once Redis answers again."""
+    first, second = two_servers
+    async with ClientSession() as session:
+        ray = await session.ws_connect(f"{first.url}/party?name=Rae")
+        dee = await session.ws_connect(f"{second.url}/party?name=Dea")
+        await lines_until(ray, "* Dea joined the party")
+        redis.process.send_signal(signal.SIGSTOP)
+        try:
+            await ray.send_str("is anyone there?")
+            assert await asyncio.wait_for(lines_until(ray, LINE_DOWN), 1.5)  # lost
+            assert await asyncio.wait_for(lines_until(dee, LINE_DOWN), 2)  # told
+            await asyncio.sleep(1)  # long enough for both processes to notice
+        finally:
+            redis.process.send_signal(signal.SIGCONT)
+        heard_by_dee = await lines_until(dee, LINE_BACK)
+        await lines_until(ray, LINE_BACK)
+        await ray.send_str("and now?")
+        heard_by_dee += await lines_until(dee, "Rae: and now?")
+        assert "Rae: is anyone there?" not in heard_by_dee
+        await ray.close()
+        await dee.close()
+
+
+def test_sigterm_while_redis_is_frozen_ends_the_process_in_seconds(
+    stage, redis, tmp_path
+) -> None:
+    """A frozen Redis cannot hold up a shutdown: SIGTERM, and it exits in 2 s or so."""
+    server = start_server(stage, tmp_path / "server.log", "--redis", redis.url)
+    redis.process.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            raise
+        assert time.monotonic() - started < 3
+    finally:
+        redis.process.send_signal(signal.SIGCONT)
+    assert "Traceback" not in server.log()
