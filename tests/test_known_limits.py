@@ -23,11 +23,13 @@ MASK = b"\x00\x00\x00\x00"  # a zero mask leaves the payload as it is
 
 
 async def echo(request: web.Request) -> web.WebSocketResponse:
-    """The plainest handler: aiohttp's defaults, a heartbeat, and an echo."""
+    """The plainest handler: aiohttp's defaults, a heartbeat, and an echo. It notes
+    the type of every message it is handed."""
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     request.app[sockets].add(ws)
     async for msg in ws:
+        request.app[handed].append(msg.type)
         if msg.type is WSMsgType.TEXT:
             await ws.send_str(msg.data)
             if msg.data == "bye":
@@ -36,12 +38,14 @@ async def echo(request: web.Request) -> web.WebSocketResponse:
 
 
 sockets = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+handed = web.AppKey("handed", list[WSMsgType])
 
 
 @pytest.fixture
 async def bare_server(aiohttp_server) -> TestServer:
     app = web.Application()
     app[sockets] = weakref.WeakSet()
+    app[handed] = []
     app.add_routes([web.get("/", echo)])
     return await aiohttp_server(app)
 
@@ -92,6 +96,24 @@ async def test_close_code_1006_from_a_client_is_accepted(bare_server) -> None:
     writer.write(b"\x88\x82" + MASK + (1006).to_bytes(2, "big"))
     opcode, payload = await read_frame(reader)
     assert opcode == 0x8 and payload[:2] == (1000).to_bytes(2, "big")  # not 1002
+    writer.close()
+
+
+async def test_pings_pongs_and_pieces_of_a_message_never_reach_the_handler(
+    bare_server,
+) -> None:
+    """The handler is handed whole messages only. A message begun and never
+    finished, 50 empty pieces of it, 20 pings and 20 pongs: it sees none of them,
+    so it cannot count them (stage 6's FrameMeter reads them before aiohttp)."""
+    reader, writer, _head = await handshake(bare_server)
+    started = asyncio.get_running_loop().time()
+    writer.write(b"\x01\x80" + MASK)  # a text frame without FIN, empty
+    writer.write((b"\x00\x80" + MASK) * 50)  # empty continuation frames
+    writer.write((b"\x89\x80" + MASK) * 20)  # pings
+    writer.write((b"\x8a\x80" + MASK) * 20)  # pongs nobody asked for
+    assert [await read_frame(reader) for _ in range(20)] == [(0xA, b"")] * 20
+    await asyncio.sleep(1 - (asyncio.get_running_loop().time() - started))
+    assert bare_server.app[handed] == []  # nothing, a second later
     writer.close()
 
 
