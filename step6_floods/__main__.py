@@ -1,6 +1,7 @@
 """Start this stage's server: python -m <stage> [--host HOST] [--port PORT]."""
 
 import argparse
+import logging
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ def main() -> None:
         "no limit, for benchmarks)",
     )
     args = parser.parse_args()
+    logging.basicConfig()  # every log line as "WARNING:where:what"
     app = create_app(seed=args.seed, messages_per_second=args.messages_per_second)
     web.run_app(app, host=args.host, port=args.port)
 

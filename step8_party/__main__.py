@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import logging
 
 from .app import create_app
 from .crowds import serve
@@ -21,6 +22,7 @@ def main() -> None:
         "no limit, for benchmarks)",
     )
     args = parser.parse_args()
+    logging.basicConfig()  # every log line as "WARNING:where:what"
     app = create_app(seed=args.seed, messages_per_second=args.messages_per_second)
     asyncio.run(serve(app, args.host, args.port))
 

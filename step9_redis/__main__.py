@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import logging
 
 from .app import create_app
 from .crowds import serve
@@ -22,6 +23,7 @@ def main() -> None:
     )
     parser.add_argument("--redis", metavar="URL", help="share the party: redis://...")
     args = parser.parse_args()
+    logging.basicConfig()  # every log line as "WARNING:where:what"
     app = create_app(
         seed=args.seed,
         messages_per_second=args.messages_per_second,

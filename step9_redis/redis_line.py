@@ -1,9 +1,8 @@
 """The party line across processes: a Redis pub/sub channel, and names in Redis.
 
 Every process publishes its guests' lines to one channel, and delivers what it
-hears there to its own guests, its own lines included: each guest gets each line
-once. Pub/sub delivers at most once, and keeps nothing for later. What comes from
-Redis is trusted no more than a guest: cleaned, or dropped if it is not text.
+hears there to its own guests, its own lines included: each guest hears each line
+once, or never (pub/sub keeps nothing). Redis is trusted no more than a guest.
 """
 
 import asyncio
@@ -129,10 +128,11 @@ class RedisLine:
             wait = min(wait * 2, RETRY_AT_MOST_SECONDS)
 
     async def watch(self) -> None:
-        """Ask Redis whether it is there; say so when that changes; renew our names."""
+        """Ask Redis if it is there; say when that changes; renew names (at once
+        after trouble: so those admitted while Redis was down are claimed too)."""
         renewed_at = time.monotonic()
         while True:
-            renew = time.monotonic() - renewed_at > NAME_SECONDS / 3
+            renew = not self.up or time.monotonic() - renewed_at > NAME_SECONDS / 3
             try:
                 await self.check(renew)
                 answers = True
@@ -146,7 +146,7 @@ class RedisLine:
 
     async def check(self, renew: bool) -> None:
         await self.redis.ping()
-        if renew and self.names:
+        if renew and self.names:  # one round trip for them all
             async with self.redis.pipeline() as renewal:
                 for name in self.names:
                     renewal.set(NAMES + name, self.me, ex=NAME_SECONDS)

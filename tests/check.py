@@ -164,7 +164,9 @@ def main(step: str, src: str, *pytest_options: str) -> int:
     os.chdir(ROOT)
     quiet = ["-q", "--tb=no", "-rN", "--no-header", "-p", "no:cacheprovider"]
     quiet += ["-o", f"timeout={TEST_SECONDS}"]
-    options = [*quiet, "-p", "no:hypothesispytest", *pytest_options]
+    # A test that gives up may leave a socket open: that is no reason to crash.
+    ignore = ["-W", "ignore::pytest.PytestUnraisableExceptionWarning"]
+    options = [*quiet, *ignore, "-p", "no:hypothesispytest", *pytest_options]
     pytest.main([str(tests), *options], plugins=[report])
 
     print()
