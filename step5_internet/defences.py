@@ -134,24 +134,26 @@ class OncePerSecond(logging.Filter):
         if now - self.last.get(record.msg, -1.0) < 1:
             return False
         self.last[record.msg] = now
-        line = record.getMessage().splitlines()[0]
+        line = record.getMessage()
         if record.exc_info:  # the error's own words, without its traceback
             line = f"{line}: {record.exc_info[1]}"
-        record.msg, record.args = line, ()
+        record.msg, record.args = " ".join(line.split()), ()  # one line, truly
         record.exc_info, record.exc_text = None, None
         return True
 
 
-def is_a_bad_request(record: logging.LogRecord) -> bool:
+def is_client_noise(record: logging.LogRecord) -> bool:
+    """A request aiohttp cannot parse, or a client gone: what a client can repeat."""
     error = record.exc_info[1] if record.exc_info else None
-    return isinstance(error, HttpProcessingError)
+    gone = str(record.msg).startswith(("chat ended", "cut off a client"))
+    return isinstance(error, HttpProcessingError) or gone
 
 
 # aiohttp logs to "aiohttp.server" under `python -m`, and to "gunicorn.error" under
-# gunicorn.
-BAD_REQUESTS = OncePerSecond(is_a_bad_request)
-for name in ("aiohttp.server", "gunicorn.error"):
-    logging.getLogger(name).addFilter(BAD_REQUESTS)  # once, however many apps
+# gunicorn; app.py and this module to the root logger, "".
+CLIENT_NOISE = OncePerSecond(is_client_noise)
+for name in ("aiohttp.server", "gunicorn.error", ""):
+    logging.getLogger(name).addFilter(CLIENT_NOISE)  # once, however many apps
 
 
 def protect(app: web.Application, *, heartbeat_seconds: float) -> None:

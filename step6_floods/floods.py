@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from time import monotonic
 from typing import cast
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
 from .defences import MAX_MESSAGE_BYTES, ChatWebSocket, OncePerSecond, cut_off
@@ -120,12 +120,13 @@ class FrameMeter(asyncio.Protocol):
         is_data = head[0] & 0x0F < 0x8  # text, binary or a continuation
         if is_data:
             self.message_bytes += len(head) + self.payload_left
-        if self.message_bytes > MAX_MESSAGE_BYTES + 16:  # a message never finished
+        if self.message_bytes > 2 * MAX_MESSAGE_BYTES:  # a message that never ends
             self.stop("too many bytes")
         elif not self.ws.rate.allows_one_more():
             self.stop("too many messages")
         elif is_data and head[0] & 0x80:  # FIN: the message is whole
             self.message_bytes = 0
+            self.ws.metered += 1
 
     def stop(self, reason: str) -> None:
         """Say 1008 to a flooder, and cut it off if it has not left a second later."""
@@ -174,6 +175,18 @@ class MeteredWebSocket(ChatWebSocket):
     def __init__(self, request: web.Request) -> None:
         super().__init__(request, timeout=CLOSE_SECONDS)  # to wait for a close reply
         self.rate = FrameRate(request.app[frames_per_second], request.app[stall_watch])
+        self.metered = self.received = 0  # whole messages, as they came and were read
+
+    async def receive(self, timeout: float | None = None) -> WSMessage:
+        """A message that came with the handshake, before the meter, counts here."""
+        msg = await super().receive(timeout)
+        if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+            self.received += 1
+            if self.received > self.metered and not self.rate.allows_one_more():
+                goodbye = b"too many messages"
+                await self.close(code=WSCloseCode.POLICY_VIOLATION, message=goodbye)
+                return await super().receive()  # closed: the chat is over
+        return msg
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter:
         writer = await super().prepare(request)

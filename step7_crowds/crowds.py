@@ -90,7 +90,8 @@ def raise_file_limit() -> int:
 
 async def serve(app: web.Application, host: str, port: int) -> None:
     """What web.run_app does, with a cap on connections, until Ctrl+C or SIGTERM."""
-    most = max(raise_file_limit() - FILE_HEADROOM, 1)
+    files = raise_file_limit()
+    most = files - min(FILE_HEADROOM, files // 4)  # a small limit keeps a quarter
     runner = web.AppRunner(app, keepalive_timeout=IDLE_SECONDS)
     await runner.setup()
     assert runner.server is not None

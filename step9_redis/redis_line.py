@@ -1,8 +1,7 @@
 """The party line across processes: a Redis pub/sub channel, and names in Redis.
 
-Every process publishes its guests' lines to one channel, and delivers what it
-hears there to its own guests, its own lines included: each guest hears each line
-once, or never (pub/sub keeps nothing). Redis is trusted no more than a guest.
+Each process publishes its guests' lines to one channel and delivers what it hears
+there to its own guests. Redis is trusted no more than a guest.
 """
 
 import asyncio
@@ -24,11 +23,10 @@ from .party import LINE_BACK, LINE_DOWN, clean
 CHANNEL = "robot-dates:party"
 NAMES = "robot-dates:name:"  # + a name in lowercase: which process has that guest
 NAME_SECONDS = 30  # a claim on a name lasts this long, unless its process renews it
-CONNECTIONS = 8  # to Redis, per process: one listens, the others publish
+CONNECTIONS = 32  # to Redis, per process: one listens, the others publish
 TIMEOUT_SECONDS = 1  # for any answer from Redis; and the oldest line we take
 WATCH_SECONDS = 0.5  # how often we ask Redis whether it is there
-RETRY_SECONDS = 0.1  # the first wait before the listener reconnects; it doubles...
-RETRY_AT_MOST_SECONDS = 2  # ...up to this
+RETRY_SECONDS = 0.5  # how long the listener waits to listen again, after trouble
 # Release a name only if this process still holds it: one atomic step in Redis.
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end"
 TROUBLE = (RedisError, OSError)  # redis-py's TimeoutError is a RedisError
@@ -50,19 +48,20 @@ class RedisLine:
             retry=Retry(NoBackoff(), 1, (LostConnection,)),  # after a restart: anew
         )
         self.redis = Redis.from_pool(pool)
+        self.watching = Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS)  # apart
         self.tasks: list[asyncio.Task[None]] = []
         self.deliver: Callable[[str], None] = lambda line: None
         self.me = f"{os.getpid()}:{id(self)}"  # who claims a name, in Redis
         self.names: set[str] = set()  # the names this process has claimed
-        self.subscribed = False  # the listener hears the channel
+        self.subscribed = False  # the listener hears the channel...
+        self.renew_now = True  # ...again: claim names admitted while it did not
         self.up = True  # Redis answers, and the listener hears: what we last said
 
     async def open(self, deliver: Callable[[str], None]) -> None:
-        """Start listening; return once subscribed, or once we know Redis is down."""
         self.deliver = deliver
         first_try = asyncio.Event()
         self.tasks = [asyncio.create_task(self.listen(first_try))]
-        await first_try.wait()  # no guest may speak before we can hear them
+        await first_try.wait()  # subscribed, or Redis is down: now guests may speak
         self.tasks.append(asyncio.create_task(self.watch()))
 
     async def publish(self, line: str) -> bool:
@@ -106,7 +105,6 @@ class RedisLine:
 
     async def listen(self, first_try: asyncio.Event) -> None:
         """Deliver what the channel says; when anything goes wrong, listen again."""
-        wait = RETRY_SECONDS
         while True:
             try:
                 async with self.redis.pubsub() as pubsub:
@@ -116,7 +114,7 @@ class RedisLine:
                         if message is None:
                             continue
                         if message["type"] == "subscribe":
-                            self.subscribed, wait = True, RETRY_SECONDS
+                            self.subscribed = self.renew_now = True
                             first_try.set()
                         elif message["type"] == "message":
                             self.hear(message["data"])
@@ -124,19 +122,20 @@ class RedisLine:
                 TROUBLE_LOG.warning("the party line's listener stopped: %r", error)
             self.subscribed = False
             first_try.set()
-            await asyncio.sleep(wait)  # less and less often, while it fails
-            wait = min(wait * 2, RETRY_AT_MOST_SECONDS)
+            await asyncio.sleep(RETRY_SECONDS)
 
     async def watch(self) -> None:
-        """Ask Redis if it is there; say when that changes; renew names (at once
-        after trouble: so those admitted while Redis was down are claimed too)."""
+        """Ask Redis if it is there, on a connection of its own (a busy pool is no
+        Redis that is down); say when that changes; renew our names."""
         renewed_at = time.monotonic()
         while True:
-            renew = not self.up or time.monotonic() - renewed_at > NAME_SECONDS / 3
+            late = time.monotonic() - renewed_at > NAME_SECONDS / 3
+            renew = self.renew_now or not self.up or late
             try:
                 await self.check(renew)
                 answers = True
-                renewed_at = time.monotonic() if renew else renewed_at
+                if renew:
+                    renewed_at, self.renew_now = time.monotonic(), False
             except Exception as error:  # whatever it was, we keep watching
                 if not isinstance(error, TROUBLE):
                     TROUBLE_LOG.warning("the party line's watch: %r", error)
@@ -145,16 +144,15 @@ class RedisLine:
             await asyncio.sleep(WATCH_SECONDS)
 
     async def check(self, renew: bool) -> None:
-        await self.redis.ping()
+        await self.watching.ping()
         if renew and self.names:  # one round trip for them all
-            async with self.redis.pipeline() as renewal:
+            async with self.watching.pipeline() as renewal:
                 for name in self.names:
                     renewal.set(NAMES + name, self.me, ex=NAME_SECONDS)
                 await renewal.execute()
 
     def tell(self, *, up: bool) -> None:
-        """Log it, and tell every guest here, when the party line goes down or up."""
-        if up != self.up:
+        if up != self.up:  # log it, and tell every guest here
             self.up = up
             logging.warning("the party line is %s", "back" if up else "down")
             self.deliver(LINE_BACK if up else LINE_DOWN)
@@ -163,5 +161,7 @@ class RedisLine:
         """Stop, and let go of Redis: a second at most, however Redis is."""
         for task in self.tasks:
             task.cancel()
-        closing = asyncio.ensure_future(self.redis.aclose())
-        await asyncio.wait([*self.tasks, closing], timeout=TIMEOUT_SECONDS)
+        closing = [
+            asyncio.ensure_future(r.aclose()) for r in (self.redis, self.watching)
+        ]
+        await asyncio.wait([*self.tasks, *closing], timeout=TIMEOUT_SECONDS)

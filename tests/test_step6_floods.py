@@ -5,6 +5,7 @@ finished stage keeps all of it, so every test runs against it too.
 """
 
 import asyncio
+import contextlib
 import importlib
 import signal
 import socket
@@ -185,3 +186,24 @@ def test_a_server_paused_for_five_seconds_forgives_its_polite_clients(server) ->
         assert all(isinstance(answer, str) and answer for answer in answers)
         ws.send("one more")
         assert ws.recv()
+
+
+def test_messages_sent_with_the_handshake_are_counted_too(shared_server) -> None:
+    """A flood written in one go with the upgrade request (before the meter can
+    see it) still gets 1008 after about 20 answers, not 1,000."""
+    sock = socket.create_connection(("127.0.0.1", shared_server.port))
+    handshake = (
+        f"GET /robots/ada HTTP/1.1\r\nHost: 127.0.0.1:{shared_server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    sock.sendall(handshake.encode() + text_frame("hello") * 1000)
+    sock.settimeout(5)
+    received = b""
+    with contextlib.suppress(OSError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    sock.close()
+    assert b"\x88" in received  # a close frame...
+    assert b"\x03\xf0too many messages" in received  # ...with 1008
+    assert received.count(b"\x81") < 60  # the greeting and some 20 answers, no more

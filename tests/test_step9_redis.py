@@ -205,3 +205,22 @@ def test_sigterm_while_redis_is_frozen_ends_the_process_in_seconds(
     finally:
         redis.process.send_signal(signal.SIGCONT)
     assert "Traceback" not in server.log()
+
+
+async def test_names_are_claimed_again_when_redis_restarts_empty(
+    two_servers, redis
+) -> None:
+    """Redis killed and back at once, its memory empty: within a second or two, a
+    name still in use is claimed again, and another process refuses it."""
+    first, second = two_servers
+    async with ClientSession() as session:
+        xen = await session.ws_connect(f"{first.url}/party?name=Xen")
+        await lines_until(xen, "* Xen joined the party")
+        redis.process.kill()  # no goodbye, nothing saved
+        redis.process.wait()
+        await asyncio.to_thread(redis.start)  # on the same port, empty
+        await asyncio.sleep(2)
+        with pytest.raises(WSServerHandshakeError) as refused:
+            await session.ws_connect(f"{second.url}/party?name=XEN")
+        assert refused.value.status == 409
+        await xen.close()
