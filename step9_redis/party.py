@@ -108,7 +108,7 @@ class Guest:
         if self.transport is None or self.transport.is_closing() or self.ws.closed:
             return  # gone, or said goodbye: nothing may follow a closing frame
         if self.transport.get_write_buffer_size() + len(frames) > BEHIND_BYTES:
-            logging.warning("cut off %s: too far behind", self.name)
+            logging.warning("cut off a client too far behind: %s", self.name)
             cut_off(self.transport)
         else:
             self.transport.write(frames)

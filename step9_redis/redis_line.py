@@ -48,7 +48,7 @@ class RedisLine:
             retry=Retry(NoBackoff(), 1, (LostConnection,)),  # after a restart: anew
         )
         self.redis = Redis.from_pool(pool)
-        self.watching = Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS)  # apart
+        self.watching = Redis(connection_pool=pool, single_connection_client=True)
         self.tasks: list[asyncio.Task[None]] = []
         self.deliver: Callable[[str], None] = lambda line: None
         self.me = f"{os.getpid()}:{id(self)}"  # who claims a name, in Redis
