@@ -102,16 +102,17 @@ class FrameMeter(asyncio.Protocol):
                 position += taken
                 continue
             frame_start = position - len(self.head)  # < 0: it began in earlier data
-            needed = head_size(self.head + data[position : position + 2])
-            taken = min(needed - len(self.head), len(data) - position)
-            self.head += data[position : position + taken]
-            position += taken
-            if len(self.head) == needed:
-                self.count(self.head)
-                self.head = b""
-                if self.flooded:  # aiohttp gets the frames before this one only
-                    self.aiohttp.data_received(data[: max(frame_start, 0)])
-                    return
+            head = self.head + data[position : position + 14]  # 14: the longest head
+            needed = head_size(head)
+            if len(head) < needed:  # its end comes with the next read
+                self.head = head
+                break
+            position += needed - len(self.head)
+            self.head = b""
+            self.count(head[:needed])
+            if self.flooded:  # aiohttp gets the frames before this one only
+                self.aiohttp.data_received(data[: max(frame_start, 0)])
+                return
         self.aiohttp.data_received(data)
 
     def count(self, head: bytes) -> None:
@@ -155,7 +156,7 @@ def head_size(start: bytes) -> int:
     if len(start) < 2:
         return 2
     length = start[1] & 0x7F
-    extended = {126: 2, 127: 8}.get(length, 0)
+    extended = 2 if length == 126 else 8 if length == 127 else 0
     masked = 4 if start[1] & 0x80 else 0
     return 2 + extended + masked
 
