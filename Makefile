@@ -119,13 +119,13 @@ carry:
 	@test -n "$(FILE)" || { echo 'usage: make carry FILE=step3_robots/robots.py'; exit 2; }
 	$(PY) -m scripts.carry $(FILE)
 
-# Every server under the same load, side by side, and a chart of it in
-# bench-results/bench.png (git ignores it); then the party's fan-out, on one
-# process and on two sharing Redis (about six minutes on two cores).
-# The book's chart is redrawn only when asked: make bench CHART=docs/bench.png
+# Every server under the same load, side by side; then the party's fan-out beside
+# a peer on websockets' broadcast(), on one process and on two sharing Redis; and
+# a chart of both in bench-results/bench.png (git ignores it). About six minutes
+# on two cores. The book's chart is redrawn only when asked:
+#   make bench CHART=docs/bench.png
 bench: install-dev
 	$(PYTHON) -m bench.run $(if $(CHART),--chart "$(CHART)")
-	$(PYTHON) -m bench.fanout
 
 # CPU instructions per message, under valgrind: steady on a noisy machine. The
 # finished stage's bounds: an echo's count over its count 0.80 or more, a 4 KB

@@ -1,4 +1,4 @@
-"""One line that says which machine the figures came from: print it first."""
+"""Which machine the figures came from (print it first), and its cores to share."""
 
 import os
 import platform
@@ -26,6 +26,17 @@ def describe() -> str:
         + f", {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.system()}, "
         f"Python {platform.python_version()}, aiohttp {aiohttp.__version__}"
     )
+
+
+def cores_apart() -> tuple[int, int] | None:
+    """A core for the servers and another for the load generator (Linux, 2+ cores)."""
+    if not hasattr(psutil.Process, "cpu_affinity"):
+        return None  # macOS cannot pin a process to a core
+    cores = psutil.Process().cpu_affinity()
+    return (cores[0], cores[1]) if len(cores) >= 2 else None
+
+
+CORES = cores_apart()  # the servers' core, then the load generator's
 
 
 if __name__ == "__main__":

@@ -176,3 +176,109 @@ def memory_lines(m: Memory) -> list[str]:
         f"  {name:{width}}{value:>8}" + (f"  ({note})" if note else "")
         for name, value, note in rows
     ]
+
+
+def fanout_rows(result: dict) -> list[tuple[str, dict]]:
+    """Each search of `make bench`'s fan-out, with its label for the table and chart."""
+    return [(f"{s['label']}, {s['guests']:,} guests", s) for s in result["searches"]]
+
+
+def at_least(search: dict) -> str:
+    """A mark before a rate the generator could not raise: not the server's limit."""
+    alone = "the generator" in search["limit"] and "server" not in search["limit"]
+    return "≥ " if alone else ""
+
+
+def fanout_report(result: dict) -> str:
+    """The fan-out table, what ended each search, and the party over its peer."""
+    heading = "fan-out"
+    columns = [  # two lines of heading, and how each value is written
+        ("deliveries/s", "p99 < 200 ms"),
+        ("at that rate", "p99 (ms)"),
+        ("server µs", "per delivery"),
+        ("KiB per", "guest"),
+        ("join storm", "(s)"),
+    ]
+    rows = fanout_rows(result)
+    width = max(len(heading), *(len(label) for label, _ in rows)) + 2
+    lines = [
+        "The party's fan-out: the most deliveries a second (one line to one guest)",
+        "with p99 latency under 200 ms, raising the rate step by step; server CPU",
+        "per delivery at that rate (user + system, the talking only); memory per",
+        "guest and the join storm's time, as N guests join.",
+        "",
+        " " * width + "".join(f"{top:>14}" for top, _ in columns),
+        f"{heading:{width}}" + "".join(f"{bottom:>14}" for _, bottom in columns),
+    ]
+    for label, search in rows:
+        best = search["best"]
+        if best is None:
+            first = search["steps"][0]["asked_per_second"]
+            measured = [f"< {first:,.0f}", "", ""]
+        else:
+            measured = [
+                at_least(search) + f"{best['delivered_per_second']:,.0f}",
+                f"{best['p99_ms']:.1f}",
+                f"{best['server_us_per_delivery']:.1f}",
+            ]
+        values = [
+            *measured,
+            f"{search['kib_per_guest']:.1f}",
+            f"{search['join_seconds']:.1f}",
+        ]
+        lines.append(f"{label:{width}}" + "".join(f"{v:>14}" for v in values))
+    if any(at_least(search) for _, search in rows):
+        lines.append("≥: the load generator used its whole core, the server did not.")
+    lines += ["", f"What ended each search ({SATURATED} % of a core or more):"]
+    for label, search in rows:
+        shares = ""
+        failed = [s for s in search["steps"] if not s["passed"]]
+        if failed:
+            shares = ", ".join(
+                f"{name} {share:.0%}" for name, share in failed[-1]["shares"].items()
+            )
+            shares = f" (CPU in the step that failed: {shares})"
+        lines.append(f"  {label}: {search['limit']}{shares}")
+    lines += ["", "The party over its peer (websockets broadcast()), one process each:"]
+    for guests in sorted({s["guests"] for s in result["searches"]}):
+        by_key = {s["key"]: s for s in result["searches"] if s["guests"] == guests}
+        party, peer = by_key.get("party"), by_key.get("peer")
+        if party is None or peer is None or not party["best"] or not peer["best"]:
+            continue
+        ours, theirs = party["best"], peer["best"]
+        rate = ours["delivered_per_second"] / theirs["delivered_per_second"]
+        if party["limit"] == peer["limit"] == "the server":
+            counted = "counted: the server was the limit of both"
+        else:
+            counted = (
+                f"not counted: the party's search ended on {party['limit']}, "
+                f"the peer's on {peer['limit']}"
+            )
+        lines.append(f"  {guests:,} guests: deliveries/s {rate:.2f} ({counted})")
+        lines.append(f"    {cpu_at_the_same_rate(party, peer)}")
+    return "\n".join(lines)
+
+
+def cpu_at_the_same_rate(party: dict, peer: dict) -> str:
+    """Server CPU per delivery, peer's over party's, at the highest rate both passed.
+
+    Writes coalesce as the rate grows, so each one's cost at its own best rate
+    would favour the faster one.
+    """
+    theirs = {s["asked_per_second"]: s for s in peer["steps"] if s["passed"]}
+    both = [
+        s for s in party["steps"] if s["passed"] and s["asked_per_second"] in theirs
+    ]
+    if not both:
+        return "server CPU per delivery: no rate that both passed"
+    ours = max(both, key=lambda s: s["asked_per_second"])
+    rate = ours["asked_per_second"]
+    party_us = ours["server_us_per_delivery"]
+    peer_us = theirs[rate]["server_us_per_delivery"]
+    if not party_us or not peer_us:  # a tiny run: 0 in the clock's ticks
+        return f"server CPU per delivery at {rate:,.0f}/s: too little to divide"
+    return (
+        f"server CPU per delivery at {rate:,.0f}/s, the highest rate both passed: "
+        f"the peer {peer_us:.1f} µs, the party {party_us:.1f} µs, "
+        f"a ratio of {peer_us / party_us:.2f}"
+    )

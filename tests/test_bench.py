@@ -10,18 +10,20 @@ import runpy
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from bench import aiohttp_echo, instructions, run, websockets_echo
-from bench.report import Figures, Memory, Ratio, report
+from bench import aiohttp_echo, fanout, instructions, limits, run, websockets_echo
+from bench.report import Figures, Memory, Ratio, fanout_report, report
 from harness import (
     FINISHED_STAGE,
     ROOT,
     STAGES,
     find_program,
     free_port,
+    start_server,
     wait_until_listening,
 )
 from tests.conftest import missing_program
@@ -268,20 +270,172 @@ def test_gunicorn_config_uses_the_uvloop_worker_where_uvloop_is_installed() -> N
 
 
 def test_fanout_follows_every_line_to_every_guest() -> None:
-    """A tiny fan-out run: every line reaches every guest, on one process and two."""
+    """A tiny fan-out: every line reaches every guest, at the party, at its peer and
+    on two processes sharing Redis. Whether a step was fast enough is not checked."""
     if find_program("redis-server") is None:
         missing_program("redis-server not found: `apt install redis-server`")
-    tiny = ["--guests", "20", "--seconds", "1", "--warm-up", "0", "--json"]
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.fanout", *tiny],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    tiny = ["--guests", "10", "--steps", "1", "--first-rate", "200", "--seconds", "0.5"]
+    command = [sys.executable, "-m", "bench.fanout", *tiny, "--json"]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as run:
+        try:
+            output, _ = run.communicate(timeout=45)
+        except subprocess.TimeoutExpired:
+            run.terminate()  # SIGTERM: bench.fanout stops its servers on the way out
+            run.communicate()
+            raise
+    assert run.returncode == 0
+    assert limits.LIMIT_LIFTED in output
+    searches = json.loads(output.splitlines()[-1])["searches"]
+    assert [s["key"] for s in searches] == ["party", "peer", "redis"]
+    for search in searches:
+        assert search["guests"] == 10
+        [step] = search["steps"]
+        assert step["missing"] == step["lost"] == 0, search["label"]
+        assert step["delivered_per_second"] > 0
+        assert 0 < step["p50_ms"] <= step["p99_ms"]
+
+
+@pytest.mark.parametrize("module", [FINISHED_STAGE, fanout.PEER])
+def test_peer_speaks_the_partys_line_protocol(tmp_path: Path, module: str) -> None:
+    """The broadcast() peer says what the party says, line for line."""
+    server = start_server(module, tmp_path / "server.log")
+    try:
+        with chat(f"{server.url}/party?name=Sam") as sam:
+            assert sam.recv() == "* Sam joined the party"
+            with chat(f"{server.url}/party?name=Kim") as kim:
+                assert kim.recv() == sam.recv() == "* Kim joined the party"
+                kim.send("hello!")
+                assert kim.recv() == sam.recv() == "Kim: hello!"
+            assert sam.recv() == "* Kim left"
+    finally:
+        server.stop()
+
+
+def step(rate: float, passed: bool, limit: str = "the server") -> fanout.Step:
+    return fanout.Step(
+        asked_per_second=rate,
+        speakers=10,
+        delivered_per_second=rate if passed else rate / 2,
+        p50_ms=1.0,
+        p99_ms=2.0 if passed else 500.0,
+        missing=0,
+        lost=0,
+        shares={"the server": 0.99 if limit == "the server" else 0.5},
+        elsewhere=0.0,
+        server_us_per_delivery=20.0,
+        limit=limit,
+        passed=passed,
     )
-    runs = json.loads(result.stdout.splitlines()[-1])
-    for way in ("one_process", "two_processes"):
-        assert runs[way]["missing"] == 0
-        assert runs[way]["deliveries_per_second"] > 0
-        assert 0 < runs[way]["p50_ms"] <= runs[way]["p99_ms"]
+
+
+def test_search_grows_the_rate_then_closes_in_on_the_limit() -> None:
+    """Up 1.5 times while steps pass; after a fail, halfway in ratio, twice; done."""
+    assert fanout.next_rate([], 1000) == 1000
+    steps = [step(1000, True), step(1500, True)]
+    assert fanout.next_rate(steps, 1000) == pytest.approx(2250)
+    steps.append(step(2250, False))
+    between = fanout.next_rate(steps, 1000)
+    assert between is not None
+    assert between == pytest.approx((1500 * 2250) ** 0.5)
+    steps.append(step(between, True))
+    closer = fanout.next_rate(steps, 1000)
+    assert closer is not None
+    assert closer == pytest.approx((between * 2250) ** 0.5)
+    steps.append(step(closer, False))
+    assert fanout.next_rate(steps, 1000) is None
+
+
+def test_search_runs_a_step_again_when_nothing_was_saturated() -> None:
+    """Other work on the machine may have held it; after RETRIES, the fail counts."""
+    steps = [step(1000, True)]
+    for _ in range(fanout.RETRIES + 1):
+        steps.append(step(1500, False, limit="nothing saturated"))
+        expected = 1500 if len(steps) <= fanout.RETRIES + 1 else (1000 * 1500) ** 0.5
+        assert fanout.next_rate(steps, 1000) == pytest.approx(expected)
+
+
+def test_search_ends_when_the_generator_is_the_limit() -> None:
+    """Even when the server used a whole core too: the load can grow no more."""
+    shares = {"the server": 0.95, "the generator": 0.99}
+    both = fanout.what_held_it(shares, elsewhere=0.0, pinned=True)
+    assert both == "the server and the generator"
+    steps = [step(1000, True), step(1500, True, limit=both)]
+    assert fanout.next_rate(steps, 1000) is None
+    assert fanout.next_rate([step(1000, False)], 1000) is None  # below the first
+
+
+def search(key: str, guests: int, best: float, limit: str) -> dict:
+    rates = [(20_000, True), (best, True), (best * 1.5, False)]
+    steps = [asdict(step(rate, passed, limit)) for rate, passed in rates]
+    labels = {"party": "the party", "peer": "the peer, broadcast()"}
+    return {
+        "key": key,
+        "label": labels[key],
+        "guests": guests,
+        "join_seconds": 1.5,
+        "kib_per_guest": 20.0,
+        "steps": steps,
+        "best": steps[1],
+        "limit": limit,
+    }
+
+
+def test_fanout_counts_a_ratio_only_when_both_servers_were_the_limit() -> None:
+    result = {
+        "searches": [
+            search("party", 100, 30_000, "the server"),
+            search("peer", 100, 60_000, "the server"),
+            search("party", 1000, 30_000, "the server"),
+            search("peer", 1000, 40_000, "nothing saturated"),
+        ]
+    }
+    text = fanout_report(result)
+    assert "the party, 1,000 guests" in text
+    assert "100 guests: deliveries/s 0.50 (counted" in text
+    assert "1,000 guests: deliveries/s 0.75 (not counted" in text
+    assert "at 20,000/s, the highest rate both passed" in text
+    assert "a ratio of 1.00" in text
+
+
+def test_fanout_marks_a_rate_the_generator_could_not_raise() -> None:
+    """Not the server's limit: it could do more, as far as anyone knows."""
+    result = {"searches": [search("party", 100, 30_000, "the generator")]}
+    assert "≥ 30,000" in fanout_report(result)
+    for limit in ("the server", "the server and the generator"):
+        result = {"searches": [search("party", 100, 30_000, limit)]}
+        assert "≥" not in fanout_report(result)
+
+
+def test_chart_draws_the_fanout_below_the_chats(tmp_path: Path) -> None:
+    chart = tmp_path / "bench.png"
+    from bench.chart import draw  # matplotlib: only the chart tests need it
+
+    result = {"searches": [search("party", 100, 30_000, "the server")]}
+    draw([figures("stage_3", 98, 50)], "make bench", "a tiny run", chart, result)
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_bench_lifts_the_frame_limit_of_the_stages_that_have_one() -> None:
+    """Its chats send hundreds of messages a second: 20 would cut them off."""
+    for contender in run.CONTENDERS:
+        if contender.key != "gunicorn" and contender.stage and run.present(contender):
+            lifted = "--messages-per-second" in contender.command
+            assert lifted == limits.counts_frames(contender.stage), contender.key
+    assert limits.counts_frames(FINISHED_STAGE)
+    assert not limits.counts_frames(run.MEMORY_STAGE)
+
+
+def test_bench_gunicorn_config_is_deploys_with_no_frame_limit() -> None:
+    """bench/gunicorn.conf.py keeps every production setting but the limit."""
+    deployed = runpy.run_path(str(run.DEPLOY_CONFIG))
+    bench = runpy.run_path(str(run.BENCH_CONFIG))
+    assert [c.command[3] for c in run.CONTENDERS if c.key == "gunicorn"] == [
+        str(run.BENCH_CONFIG)
+    ]
+    for name in ("worker_class", "workers", "bind", "graceful_timeout"):
+        assert bench[name] == deployed[name]
+    from gunicorn.util import import_app  # type: ignore[import-untyped]  # gunicorn's way
+
+    app = import_app(bench["wsgi_app"])
+    floods = importlib.import_module(f"{run.DEPLOYED_STAGE}.floods")
+    assert app[floods.frames_per_second] == 0
