@@ -18,6 +18,7 @@ from aiohttp import web
 from yarl import URL
 
 from .defences import OncePerSecond, cut_off
+from .floods import Relay
 
 if sys.platform != "win32":
     import resource
@@ -44,31 +45,17 @@ class ConnectionCap:
         return TurnAway()
 
 
-class Counted(asyncio.Protocol):
+class Counted(Relay):
     """aiohttp's protocol for one connection, counted from accept to goodbye."""
 
     def __init__(self, aiohttp: asyncio.Protocol, cap: ConnectionCap) -> None:
-        self.aiohttp, self.cap = aiohttp, cap
+        super().__init__(aiohttp)
+        self.cap = cap
         cap.open += 1
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.aiohttp.connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.cap.open -= 1
-        self.aiohttp.connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        self.aiohttp.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self.aiohttp.eof_received()
-
-    def pause_writing(self) -> None:
-        self.aiohttp.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.aiohttp.resume_writing()
+        super().connection_lost(exc)
 
 
 class TurnAway(asyncio.Protocol):

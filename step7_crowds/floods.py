@@ -1,9 +1,7 @@
-"""Defences against floods: of frames of any kind, and of bytes that never make a
-message. Every later stage keeps them.
+"""Defences against floods of frames of any kind. Every later stage keeps them.
 
-aiohttp hands the handler whole messages only: a ping, a pong or a piece of a
-message never reaches it. So FrameMeter sits between the connection and aiohttp and
-reads the head of every frame as it arrives, before aiohttp parses the frame.
+aiohttp hands a handler whole messages only, never a ping, a pong or a piece of a
+message: so FrameMeter reads the head of every frame as it arrives, before aiohttp.
 """
 
 import asyncio
@@ -28,10 +26,8 @@ frames_per_second = web.AppKey("frames_per_second", float)  # 0: no limit
 
 
 class StallWatch:
-    """How long this process could not run: a pause, a stop, a busy event loop.
-
-    Messages that arrived meanwhile are read all at once; they are not a flood.
-    """
+    """How long this process could not run (a pause, a stop, a busy event loop):
+    messages that arrived meanwhile are read all at once, and are not a flood."""
 
     def __init__(self) -> None:
         self.stalled = 0.0  # seconds, in total
@@ -76,7 +72,32 @@ class FrameRate:
         return self.tokens >= 0
 
 
-class FrameMeter(asyncio.Protocol):
+class Relay(asyncio.Protocol):
+    """Stands between a connection and aiohttp's protocol, and passes all on."""
+
+    def __init__(self, aiohttp: asyncio.Protocol) -> None:
+        self.aiohttp = aiohttp
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.aiohttp.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.aiohttp.connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self.aiohttp.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.aiohttp.eof_received()
+
+    def pause_writing(self) -> None:
+        self.aiohttp.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.aiohttp.resume_writing()
+
+
+class FrameMeter(Relay):
     """Reads the head of each frame a client sends, then passes the bytes to aiohttp.
 
     A client that sends frames faster than FrameRate allows, or more than
@@ -84,8 +105,8 @@ class FrameMeter(asyncio.Protocol):
     """
 
     def __init__(self, ws: "MeteredWebSocket", transport: asyncio.Transport) -> None:
+        super().__init__(cast(asyncio.Protocol, transport.get_protocol()))
         self.ws, self.transport = ws, transport
-        self.aiohttp = cast(asyncio.Protocol, transport.get_protocol())
         self.head = b""  # the start of a frame's head, until it is whole
         self.payload_left = 0  # bytes of the current frame's payload still to come
         self.message_bytes = 0  # of the message that is arriving, heads included
@@ -137,18 +158,6 @@ class FrameMeter(asyncio.Protocol):
             self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
         )
         self.goodbye.add_done_callback(lambda _: cut_off(self.transport))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.aiohttp.connection_lost(exc)
-
-    def eof_received(self) -> bool | None:
-        return self.aiohttp.eof_received()
-
-    def pause_writing(self) -> None:
-        self.aiohttp.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.aiohttp.resume_writing()
 
 
 def head_size(start: bytes) -> int:
