@@ -20,7 +20,7 @@ from .defences import MAX_MESSAGE_BYTES, ChatWebSocket, OncePerSecond, cut_off
 MESSAGES_PER_SECOND = 20  # frames of any kind, pings included, on average...
 MOST_FORGIVEN_SECONDS = 10  # ...and more after a stall of ours, up to this long
 CLOSE_SECONDS = 1  # how long a flooder may take to hear its 1008 before a reset
-STALL_TICK_SECONDS = 0.1
+STALL_TICK_SECONDS = 0.5  # how often the watch looks: a stall shorter is harmless
 
 frames_per_second = web.AppKey("frames_per_second", float)  # 0: no limit
 

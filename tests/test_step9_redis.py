@@ -31,8 +31,9 @@ def two_servers(stage, redis, tmp_path_factory) -> Iterator[list[Server]]:
         start_server(stage, folder / f"{n}.log", "--redis", redis.url) for n in (1, 2)
     ]
     yield servers
-    for running in servers:
+    for running in servers:  # every one stopped, before any is judged
         running.stop()
+    for running in servers:
         assert "Traceback" not in running.log(), running.log()
 
 
