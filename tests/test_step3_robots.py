@@ -141,13 +141,13 @@ def test_invalid_utf8_closes_with_1007(server) -> None:
     assert "chat ended with an error" in server.log()
 
 
-def test_client_that_vanishes_is_cleaned_up(server) -> None:
+def test_client_that_vanishes_is_cleaned_up(shared_server) -> None:
     """A client gone without a close frame should not disturb the next one."""
     for _ in range(3):
-        with chat(f"{server.url}/robots/bolt") as ws:
+        with chat(f"{shared_server.url}/robots/bolt") as ws:
             ws.recv()
             ws.sock.close()  # pull the plug: no close frame
-    with chat(f"{server.url}/robots/bolt") as ws:
+    with chat(f"{shared_server.url}/robots/bolt") as ws:
         assert ws.recv()
         ws.send("hello?")
         assert ws.recv()
@@ -165,10 +165,12 @@ def test_shutdown_closes_every_chat_with_1001(server, sig) -> None:
     assert server.process.wait(timeout=5) == 0
 
 
-async def test_300_chats_at_once_are_all_answered(server) -> None:
-    """The real server should hold 300 concurrent chats and answer every one."""
+async def test_300_chats_at_once_are_all_answered(shared_server) -> None:
+    """The real shared_server should hold 300 concurrent chats and answer every one."""
     connector = TCPConnector(limit=0)  # aiohttp's client allows 100 unless told
-    async with ClientSession(base_url=server.http_url, connector=connector) as session:
+    async with ClientSession(
+        base_url=shared_server.http_url, connector=connector
+    ) as session:
         opened: list[int] = []
         all_open = asyncio.Event()  # (asyncio.Barrier would do, from Python 3.11)
 

@@ -186,16 +186,16 @@ def kernel_send_queue(port: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="Linux only")
-def test_a_client_that_never_reads_costs_the_kernel_little(server) -> None:
+def test_a_client_that_never_reads_costs_the_kernel_little(shared_server) -> None:
     """Before it is cut off, the kernel holds at most about 256 KB for such a
     client (it would grow to 4 MB): a hundred of them cannot eat the memory."""
-    stuck = raw_websocket(server.port, "/robots/ada", receive_buffer=4096)
+    stuck = raw_websocket(shared_server.port, "/robots/ada", receive_buffer=4096)
     stuck.settimeout(0.2)
     most = 0
     deadline = time.monotonic() + 10
-    with contextlib.suppress(OSError):  # until the server cuts it off
+    with contextlib.suppress(OSError):  # until the shared_server cuts it off
         while time.monotonic() < deadline:
             stuck.sendall(ping_frame() * 10)
-            most = max(most, kernel_send_queue(server.port))
+            most = max(most, kernel_send_queue(shared_server.port))
     stuck.close()
     assert most <= 256 * 1024, most
