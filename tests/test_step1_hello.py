@@ -41,9 +41,9 @@ async def test_plain_http_get_gets_400(client) -> None:
     assert "No WebSocket UPGRADE hdr" in await response.text()
 
 
-def test_real_server_answers_then_closes(shared_server) -> None:
+def test_real_server_answers_then_closes(server) -> None:
     """`python -m step1_hello` should answer one message and close with 1000."""
-    with chat(shared_server.url) as ws:
+    with chat(server.url) as ws:
         ws.send("hello!")
         assert ws.recv()
         assert receive_close(ws) == (1000, "")

@@ -70,9 +70,9 @@ async def test_shutdown_says_goodbye_with_1001(client) -> None:
             assert (msg.data, msg.extra) == (1001, "server shutdown")
 
 
-def test_real_server_answers_every_message(shared_server) -> None:
+def test_real_server_answers_every_message(server) -> None:
     """`python -m step2_loop` should answer message after message."""
-    with chat(shared_server.url) as ws:
+    with chat(server.url) as ws:
         for text in ("hello!", "nice to meet you!"):
             ws.send(text)
             assert ws.recv()
@@ -105,13 +105,13 @@ def test_invalid_utf8_is_closed_with_1007(server) -> None:
     assert "chat ended with an error" in server.log()
 
 
-def test_client_that_vanishes_is_forgotten(shared_server) -> None:
+def test_client_that_vanishes_is_forgotten(server) -> None:
     """A client that drops without a close frame should not disturb the next one."""
-    with chat(shared_server.url) as ws:
+    with chat(server.url) as ws:
         ws.send("hello!")
         ws.recv()
         ws.sock.close()  # pull the plug: no close frame
-    with chat(shared_server.url) as ws:
+    with chat(server.url) as ws:
         ws.send("anyone there?")
         assert ws.recv()
 
