@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import WSMsgType
 
+from tests.test_step3_robots import close_code
 from tests.wsclient import (
     chat,
     flood_without_reading,
@@ -22,16 +23,10 @@ from tests.wsclient import (
     receive_close,
     reset,
     text_frame,
+    upgrade_request,
 )
 
 pytestmark = pytest.mark.stage("step5_internet", kept=True)
-
-
-async def close_code(ws) -> int:
-    """Wait for the server's close frame and return its code."""
-    msg = await ws.receive(timeout=5)
-    assert msg.type is WSMsgType.CLOSE, msg
-    return msg.data
 
 
 async def test_oversized_message_closes_with_1009(site) -> None:
@@ -113,18 +108,11 @@ def test_ctrl_c_ends_the_server_with_a_client_that_never_reads(server) -> None:
     stuck.close()
 
 
-UPGRADE_REQUEST = (
-    "GET /robots/ada HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    "Sec-WebSocket-Version: 13\r\n\r\n"
-)
-
-
 def test_clients_that_reset_leave_no_traceback(server) -> None:
     """Connections reset mid-handshake or mid-chat cost one short line at most."""
     for _ in range(20):
         gone = socket.create_connection(("127.0.0.1", server.port))
-        gone.sendall(UPGRADE_REQUEST.format(port=server.port).encode())
+        gone.sendall(upgrade_request(server.port, "/robots/ada"))
         gone.close()  # before the handshake's answer
         reset(raw_websocket(server.port, "/robots/ada"))  # right after the handshake
         mid_chat = raw_websocket(server.port, "/robots/bolt")

@@ -15,7 +15,13 @@ from types import ModuleType
 
 import pytest
 
-from tests.wsclient import chat, ping_frame, raw_websocket, text_frame
+from tests.wsclient import (
+    chat,
+    ping_frame,
+    raw_websocket,
+    text_frame,
+    upgrade_request,
+)
 
 pytestmark = pytest.mark.stage("step6_floods", kept=True)
 
@@ -192,12 +198,8 @@ def test_messages_sent_with_the_handshake_are_counted_too(shared_server) -> None
     """A flood written in one go with the upgrade request (before the meter can
     see it) still gets 1008 after about 20 answers, not 1,000."""
     sock = socket.create_connection(("127.0.0.1", shared_server.port))
-    handshake = (
-        f"GET /robots/ada HTTP/1.1\r\nHost: 127.0.0.1:{shared_server.port}\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    )
-    sock.sendall(handshake.encode() + text_frame("hello") * 1000)
+    handshake = upgrade_request(shared_server.port, "/robots/ada")
+    sock.sendall(handshake + text_frame("hello") * 1000)
     sock.settimeout(5)
     received = b""
     with contextlib.suppress(OSError):

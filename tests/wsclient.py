@@ -1,4 +1,5 @@
-"""Two small helpers around websocket-client, the synchronous client the tests use."""
+"""Small helpers around websocket-client, the synchronous client the tests use,
+and bare sockets for clients that misbehave."""
 
 import contextlib
 import socket
@@ -27,6 +28,15 @@ def receive_close(ws: websocket.WebSocket) -> tuple[int, str]:
             return int.from_bytes(frame.data[:2], "big"), frame.data[2:].decode()
 
 
+def upgrade_request(port: int, path: str = "/") -> bytes:
+    """The handshake a WebSocket client starts with, as bytes to send by hand."""
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
 def raw_websocket(
     port: int, path: str = "/", *, receive_buffer: int | None = None
 ) -> socket.socket:
@@ -36,11 +46,7 @@ def raw_websocket(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     sock.settimeout(10)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
+    sock.sendall(upgrade_request(port, path))
     response = b""
     while b"\r\n\r\n" not in response:
         response += sock.recv(1)  # byte by byte: leave any frame after it unread
