@@ -48,6 +48,7 @@ LEARNER_SRC = os.environ.get(LEARNER_SRC_VARIABLE)
 # `make test`, the whole suite, on a 2-core machine: CONTRIBUTING.md says why.
 SUITE_BUDGET_SECONDS = 90
 started = time.monotonic()
+ungrouped: set[str] = set()  # tests that xdist failed to keep on their group's worker
 
 
 def pytest_terminal_summary(
@@ -61,6 +62,26 @@ def pytest_terminal_summary(
         terminalreporter.write_line(
             f"The whole suite took {seconds:.0f} s: {verdict} its budget of "
             f"{SUITE_BUDGET_SECONDS} s on 2 cores."
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Under `--dist loadgroup`, tests that share a browser, nginx or Redis must be on
+    one worker; some pytest and xdist versions together drop the grouping silently."""
+    if getattr(config.option, "loadgroup", False):  # set on xdist's workers only
+        for item in items:
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
+                ungrouped.add(item.nodeid)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.nodeid in ungrouped:
+        pytest.fail(
+            "pytest-xdist lost this test's xdist_group (--dist loadgroup): keep "
+            "the pytest and pytest-xdist pins of constraints.txt together"
         )
 
 
