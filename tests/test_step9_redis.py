@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from aiohttp import ClientSession, WSServerHandshakeError
+from redis.asyncio import Redis
 
 from harness import Server, start_server
 from tests.test_step8_party import lines_until
@@ -208,11 +209,20 @@ def test_sigterm_while_redis_is_frozen_ends_the_process_in_seconds(
     assert "Traceback" not in server.log()
 
 
+async def until_redis_has(key: str, url: str, seconds: float = 10) -> None:
+    """Wait until `key` is in Redis (about a second, slower on a busy machine)."""
+    async with Redis.from_url(url) as redis:
+        deadline = time.monotonic() + seconds
+        while not await redis.exists(key):
+            assert time.monotonic() < deadline, f"{key} not claimed in {seconds} s"
+            await asyncio.sleep(0.1)
+
+
 async def test_names_are_claimed_again_when_redis_restarts_empty(
     two_servers, redis
 ) -> None:
-    """Redis killed and back at once, its memory empty: within a second or two, a
-    name still in use is claimed again, and another process refuses it."""
+    """Redis killed and back at once, its memory empty: a name still in use is
+    claimed again (within a second or two), and another process refuses it."""
     first, second = two_servers
     async with ClientSession() as session:
         xen = await session.ws_connect(f"{first.url}/party?name=Xen")
@@ -220,7 +230,7 @@ async def test_names_are_claimed_again_when_redis_restarts_empty(
         redis.process.kill()  # no goodbye, nothing saved
         redis.process.wait()
         await asyncio.to_thread(redis.start)  # on the same port, empty
-        await asyncio.sleep(2)
+        await until_redis_has("robot-dates:name:xen", redis.url)  # the claim, anew
         with pytest.raises(WSServerHandshakeError) as refused:
             await session.ws_connect(f"{second.url}/party?name=XEN")
         assert refused.value.status == 409
