@@ -14,7 +14,7 @@ import pytest
 from aiohttp import ClientSession, WSServerHandshakeError
 from redis.asyncio import Redis
 
-from harness import Server, start_server
+from harness import Server, start_redis, start_server
 from tests.test_step8_party import lines_until
 
 # One Redis and two servers for the module: on one worker.
@@ -191,9 +191,14 @@ async def test_a_frozen_redis_is_told_within_two_seconds_and_lines_are_not_lost_
 def test_sigterm_while_redis_is_frozen_ends_the_process_in_seconds(
     stage, redis, tmp_path
 ) -> None:
-    """A frozen Redis cannot hold up a shutdown: SIGTERM, and it exits in 2 s or so."""
-    server = start_server(stage, tmp_path / "server.log", "--redis", redis.url)
-    redis.process.send_signal(signal.SIGSTOP)
+    """A frozen Redis cannot hold up a shutdown: SIGTERM, and it exits in 2 s or so.
+
+    Its Redis is its own: the module's two servers need theirs to stay awake.
+    """
+    frozen = start_redis(redis.program, tmp_path)
+    server = start_server(stage, tmp_path / "server.log", "--redis", frozen.url)
+    assert frozen.process is not None  # started
+    frozen.process.send_signal(signal.SIGSTOP)
     try:
         time.sleep(0.5)
         started = time.monotonic()
@@ -205,7 +210,8 @@ def test_sigterm_while_redis_is_frozen_ends_the_process_in_seconds(
             raise
         assert time.monotonic() - started < 3
     finally:
-        redis.process.send_signal(signal.SIGCONT)
+        frozen.process.send_signal(signal.SIGCONT)
+        frozen.stop()
     assert "Traceback" not in server.log()
 
 
