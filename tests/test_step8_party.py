@@ -51,6 +51,7 @@ async def flood_with(ws: ClientWebSocketResponse, lines: list[str]) -> None:
             await ws.send_str(line)
         except ConnectionResetError:  # the 1008 and the hang-up came first: fine
             return
+        await asyncio.sleep(0)  # read what the party says meanwhile, as clients do
 
 
 async def close_code(ws: ClientWebSocketResponse) -> int:

@@ -207,7 +207,8 @@ def test_sigterm_while_redis_is_frozen_ends_the_process_in_seconds(
             server.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.process.kill()
-            raise
+            server.process.wait()
+            pytest.fail(f"still running 10 s after SIGTERM; its log:\n{server.log()}")
         assert time.monotonic() - started < 3
     finally:
         frozen.process.send_signal(signal.SIGCONT)
