@@ -6,6 +6,7 @@ was. Speed is for `make bench` to print, not for tests to assert.
 
 import importlib
 import json
+import math
 import runpy
 import subprocess
 import sys
@@ -291,8 +292,9 @@ def test_fanout_follows_every_line_to_every_guest() -> None:
         assert search["guests"] == 10
         [step] = search["steps"]
         assert step["missing"] == step["lost"] == 0, search["label"]
-        assert step["delivered_per_second"] > 0
-        assert 0 < step["p50_ms"] <= step["p99_ms"]
+        # Lines of the measured window were heard (a starved machine may hear them
+        # only after the window: then the rate is 0, and that is not this test's).
+        assert 0 < step["p50_ms"] <= step["p99_ms"] < math.inf
 
 
 @pytest.mark.parametrize("module", [FINISHED_STAGE, fanout.PEER])
