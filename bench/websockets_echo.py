@@ -32,6 +32,7 @@ async def serve_forever(host: str, port: int) -> None:
         ping_interval=HEARTBEAT_SECONDS,
         ping_timeout=HEARTBEAT_SECONDS / 2,  # aiohttp too waits this long for a pong
         max_size=MAX_MESSAGE_BYTES - 1,  # websockets lets exactly max_size through
+        close_timeout=1,  # Ctrl+C: a client slow to answer our 1001 waits 1 s, not 10
     ) as server:
         await server.serve_forever()
 
