@@ -17,7 +17,7 @@ from typing import cast
 from aiohttp import web
 from yarl import URL
 
-from .defences import OncePerSecond, cut_off
+from .defences import GOODBYE_SECONDS, OncePerSecond, cut_off
 from .floods import Relay
 
 if sys.platform != "win32":
@@ -79,7 +79,11 @@ async def serve(app: web.Application, host: str, port: int) -> None:
     """What web.run_app does, with a cap on connections, until Ctrl+C or SIGTERM."""
     files = raise_file_limit()
     most = files - min(FILE_HEADROOM, files // 4)  # a small limit keeps a quarter
-    runner = web.AppRunner(app, keepalive_timeout=IDLE_SECONDS)
+    # On shutdown, handlers still running after the goodbyes (a chat whose handshake
+    # ended meanwhile heard none) get GOODBYE_SECONDS too, not aiohttp's 60 s.
+    runner = web.AppRunner(
+        app, keepalive_timeout=IDLE_SECONDS, shutdown_timeout=GOODBYE_SECONDS
+    )
     await runner.setup()
     assert runner.server is not None
     loop = asyncio.get_running_loop()

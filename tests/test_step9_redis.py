@@ -5,17 +5,21 @@ redis-server of the module's own (the `redis` fixture).
 """
 
 import asyncio
+import contextlib
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+import websocket
 from aiohttp import ClientSession, WSServerHandshakeError
 from redis.asyncio import Redis
 
 from harness import Server, start_redis, start_server
 from tests.test_step8_party import lines_until
+from tests.wsclient import chat
 
 # One Redis and two servers for the module: on one worker.
 pytestmark = [pytest.mark.stage("step9_redis"), pytest.mark.xdist_group("redis")]
@@ -214,6 +218,44 @@ def test_sigterm_while_redis_is_frozen_ends_the_process_in_seconds(
         frozen.process.send_signal(signal.SIGCONT)
         frozen.stop()
     assert "Traceback" not in server.log()
+
+
+def test_sigterm_while_a_guest_joins_through_a_frozen_redis_ends_in_seconds(
+    stage, redis, tmp_path
+) -> None:
+    """A guest whose name is being claimed when SIGTERM comes (the claim waits up
+    to a second for a frozen Redis) joins after the goodbyes were said: it cannot
+    hold up the shutdown either."""
+    frozen = start_redis(redis.program, tmp_path)
+    server = start_server(stage, tmp_path / "server.log", "--redis", frozen.url)
+    assert frozen.process is not None  # started
+    frozen.process.send_signal(signal.SIGSTOP)
+    late = threading.Thread(target=join_quietly, args=(f"{server.url}/party?name=Lou",))
+    try:
+        late.start()
+        time.sleep(0.4)  # Lou's claim is waiting on the frozen Redis
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+            pytest.fail(f"still running 10 s after SIGTERM; its log:\n{server.log()}")
+        assert time.monotonic() - started < 5  # ~3.5 s: its join, then 1 s twice
+    finally:
+        frozen.process.send_signal(signal.SIGCONT)
+        frozen.stop()
+        late.join()
+    assert "Traceback" not in server.log()
+
+
+def join_quietly(url: str) -> None:
+    """Join and wait for the server to end the chat, however it ends it."""
+    with contextlib.suppress(OSError, websocket.WebSocketException):
+        with chat(url) as ws:
+            while ws.recv():
+                pass
 
 
 async def until_redis_has(key: str, url: str, seconds: float = 10) -> None:
