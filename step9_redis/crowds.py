@@ -17,7 +17,7 @@ from typing import cast
 from aiohttp import web
 from yarl import URL
 
-from .defences import GOODBYE_SECONDS, OncePerSecond, cut_off
+from .defences import OncePerSecond, cut_off
 from .floods import Relay
 
 if sys.platform != "win32":
@@ -28,6 +28,10 @@ BACKLOG = 128  # connections asyncio may accept in one go, before it counts any
 # out (a reset closes its descriptor a moment later), and logs, Redis, files.
 FILE_HEADROOM = 2 * BACKLOG + 64
 IDLE_SECONDS = 10  # a connection that sends no request in this time is closed
+# On shutdown, after the goodbyes: how long handlers still running may take before
+# they are stopped. Longer than a guest's way out (two Redis timeouts, in stage 9):
+# aiohttp 3.14 logs a traceback when a handler ends just as this time runs out.
+HANDLERS_SECONDS = 3
 
 
 class ConnectionCap:
@@ -79,10 +83,8 @@ async def serve(app: web.Application, host: str, port: int) -> None:
     """What web.run_app does, with a cap on connections, until Ctrl+C or SIGTERM."""
     files = raise_file_limit()
     most = files - min(FILE_HEADROOM, files // 4)  # a small limit keeps a quarter
-    # On shutdown, handlers still running after the goodbyes (a chat whose handshake
-    # ended meanwhile heard none) get GOODBYE_SECONDS too, not aiohttp's 60 s.
     runner = web.AppRunner(
-        app, keepalive_timeout=IDLE_SECONDS, shutdown_timeout=GOODBYE_SECONDS
+        app, keepalive_timeout=IDLE_SECONDS, shutdown_timeout=HANDLERS_SECONDS
     )
     await runner.setup()
     assert runner.server is not None
