@@ -244,12 +244,12 @@ def test_sigterm_while_a_guest_joins_through_a_frozen_redis_ends_in_seconds(
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         try:
-            server.process.wait(timeout=10)
+            server.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
-            pytest.fail(f"still running 10 s after SIGTERM; its log:\n{server.log()}")
-        assert time.monotonic() - started < 10  # ~7.5 s: its join, then 3 s twice
+            pytest.fail(f"still running 15 s after SIGTERM; its log:\n{server.log()}")
+        assert time.monotonic() - started < 12  # ~6 s: its join, then 3 s twice
     finally:
         frozen.process.send_signal(signal.SIGCONT)
         frozen.stop()
