@@ -70,11 +70,13 @@ def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     """Under `--dist loadgroup`, tests that share a browser, nginx or Redis must be on
-    one worker; some pytest and xdist versions together drop the grouping silently."""
+    one worker; some pytest and xdist versions together drop the grouping silently.
+    Those groups are the longest runs of tests: they start first, not last."""
     if getattr(config.option, "loadgroup", False):  # set on xdist's workers only
         for item in items:
             if item.get_closest_marker("xdist_group") and "@" not in item.nodeid:
                 ungrouped.add(item.nodeid)
+        items.sort(key=lambda item: not item.get_closest_marker("xdist_group"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
