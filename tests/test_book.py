@@ -39,6 +39,7 @@ links to the page before and after it, and no definition is shown twice.
 """
 
 import ast
+import importlib
 import os
 import queue
 import re
@@ -491,6 +492,15 @@ def test_mermaid_block_is_a_sequence_diagram(block: Block) -> None:
     """GitHub draws these; each is a sequence diagram between named participants."""
     assert block.text.startswith("sequenceDiagram\n")
     assert re.search(r"^\s+participant \w+", block.text, flags=re.MULTILINE)
+
+
+def test_the_connection_caps_chapter_7_quotes_are_serves() -> None:
+    """A limit of 1,024 caps at 768, 65,536 at 65,216, 256 at 192: as serve() counts."""
+    crowds = importlib.import_module("step7_crowds.crowds")
+    page = " ".join((ROOT / "docs" / "7-crowds.md").read_text().split())
+    for files in (1024, 65536, 256):
+        most = files - min(crowds.FILE_HEADROOM, files // 4)  # as serve() does
+        assert re.search(rf"{files:,} .*? at {most:,}\b", page), (files, most)
 
 
 def test_every_test_the_book_names_exists() -> None:
