@@ -93,8 +93,11 @@ def wait_until_listening(
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with code {process.returncode}")
         with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", port)).close()
-            return
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                # A port of the ephemeral range, with nothing listening yet, can
+                # connect to itself (TCP simultaneous open): that is no server.
+                if sock.getsockname() != sock.getpeername():
+                    return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
 
