@@ -10,15 +10,12 @@ No compression, the defences' heartbeat and size limit, asyncio's own event loop
 as `python -m step9_redis` runs. Names are not checked: only the fan-out is compared.
 """
 
-import argparse
-import asyncio
-import contextlib
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
 
-from bench.websockets_echo import HEARTBEAT_SECONDS, MAX_MESSAGE_BYTES
+from bench.websockets_echo import main
 
 GUESTS: set[ServerConnection] = set()
 
@@ -38,24 +35,5 @@ async def party(websocket: ServerConnection) -> None:
         broadcast(GUESTS, f"* {name} left")
 
 
-async def serve_forever(host: str, port: int) -> None:
-    async with serve(
-        party,
-        host,
-        port,
-        compression=None,
-        ping_interval=HEARTBEAT_SECONDS,
-        ping_timeout=HEARTBEAT_SECONDS / 2,
-        max_size=MAX_MESSAGE_BYTES - 1,
-        close_timeout=1,  # Ctrl+C: a guest slow to answer our 1001 waits 1 s, not 10
-    ) as server:
-        await server.serve_forever()
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    args = parser.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops it; no traceback
-        asyncio.run(serve_forever(args.host, args.port))
+    main(__doc__.splitlines()[0], party, compression=None)
